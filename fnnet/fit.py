@@ -1,0 +1,287 @@
+"""``fit``: epochs of shuffled minibatches around the functional train step.
+
+Two ways to run an epoch, with identical results for the same key:
+
+* per step (default): a Python loop that dispatches the jitted ``train_step`` once per minibatch;
+* fused (``fused=True``): the data set lives on the device and the whole epoch is one
+  ``jax.lax.scan`` dispatch, which removes the per-step dispatch cost that dominates small models.
+
+Both shuffle with ``jax.random.permutation(fold_in(shuffle_key, epoch), N)`` and drop the last partial
+batch (so every step has one shape and the step compiles once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnnet.core import Layer
+from fnnet.train import TrainState, evaluate, init_train_state, make_step_fn
+
+__all__ = ["EarlyStopping", "FitResult", "NonFiniteLossError", "fit"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or inf. ``state`` holds the last state with a finite loss."""
+
+    def __init__(self, message: str, state: TrainState):
+        super().__init__(message)
+        self.state = state
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Args:
+        monitor: a history key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+        patience: epochs without improvement before stopping.
+        min_delta: the smallest change that counts as an improvement.
+        mode: ``"min"`` or ``"max"``.
+        restore_best: return the state of the best epoch rather than the last.
+    """
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    mode: str = "min"
+    restore_best: bool = True
+
+    def improved(self, value: float, best: float) -> bool:
+        """Whether ``value`` beats ``best`` by more than ``min_delta``."""
+        if self.mode == "min":
+            return value < best - self.min_delta
+        return value > best + self.min_delta
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What ``fit`` returns.
+
+    Attributes:
+        state: the final TrainState (the best one if early stopping restored it).
+        history: ``{metric: [value per epoch]}``: ``loss`` and training metrics (means over the
+            epoch's steps), ``val_*`` on the validation data, ``seconds`` per epoch.
+        stop_reason: why training ended, in words.
+        steps: the number of optimizer steps taken.
+    """
+
+    state: TrainState
+    history: dict[str, list[float]]
+    stop_reason: str
+    steps: int
+
+
+def _validate(model, loss, x, y, batch_size, in_shape):
+    if len(x) != len(y):
+        raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}; they must match")
+    for name, arr in (("x", x), ("y", y)):
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise TypeError(f"fit: {name} must be numeric, got dtype {arr.dtype}")
+    if not 1 <= batch_size <= len(x):
+        raise ValueError(f"fit: batch_size must be in 1..{len(x)} (the number of examples), got {batch_size}")
+
+    def probe(params, xb, yb):
+        out, _ = model.apply_with_state(params, model.init_state(in_shape), xb)
+        return out, loss(out, yb)
+
+    _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
+    xb = jax.ShapeDtypeStruct((2, *x.shape[1:]), jnp.asarray(x[:1]).dtype)
+    yb = jax.ShapeDtypeStruct((2, *y.shape[1:]), jnp.asarray(y[:1]).dtype)
+    out, _ = jax.eval_shape(probe, params, xb, yb)  # raises a ShapeError naming the layer or loss
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out.shape) - 1:
+        classes = out.shape[-1]
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"fit: labels must be in 0..{classes - 1} (the model has {classes} outputs), found {bad}"
+            )
+
+
+def _make_epoch_fn(step, batch_size, steps_per_epoch, tol):
+    """One jitted dispatch per epoch: gather each minibatch on the device inside a scan."""
+
+    def epoch(state, x, y, perm_key, limit):
+        perm = jax.random.permutation(perm_key, x.shape[0])[: steps_per_epoch * batch_size]
+        perm = perm.reshape(steps_per_epoch, batch_size)  # [S, B]
+
+        def body(carry, inputs):
+            state, halted = carry
+            index, rows = inputs
+            allow = jnp.logical_and(jnp.logical_not(halted), index < limit)
+            state, logs = step(state, (x[rows], y[rows]), allow)
+            stop = jnp.logical_not(logs["finite"]) | (index + 1 >= limit)
+            if tol is not None:
+                stop = stop | (logs["update_norm"] < tol)
+            logs["ran"] = allow
+            return (state, halted | (allow & stop)), logs
+
+        (state, _), logs = jax.lax.scan(body, (state, jnp.array(False)), (jnp.arange(steps_per_epoch), perm))
+        return state, logs
+
+    return jax.jit(epoch, donate_argnums=0)
+
+
+def fit(
+    model: Layer,
+    loss: Callable,
+    optimizer: optax.GradientTransformation,
+    x,
+    y,
+    *,
+    key: jax.Array,
+    epochs: int = 1,
+    batch_size: int = 32,
+    state: TrainState | None = None,
+    validation_data: tuple | None = None,
+    metrics: dict[str, Callable] | None = None,
+    early_stopping: EarlyStopping | None = None,
+    tol: float | None = None,
+    max_steps: int | None = None,
+    callbacks: Sequence[Callable] = (),
+    fused: bool = False,
+    on_nonfinite: str = "stop",
+) -> FitResult:
+    """Train ``model`` on ``(x, y)`` with ``optimizer`` and return the final state and history.
+
+    Args:
+        model: the model; its per-example input shape is ``x.shape[1:]``.
+        loss: ``loss(outputs, targets) -> scalar``, e.g. ``fnnet.losses.softmax_cross_entropy``.
+        optimizer: any optax GradientTransformation (schedules go inside it, e.g.
+            ``optax.sgd(optax.exponential_decay(0.1, 100, 0.9))``).
+        x: inputs ``[N, ...]``.
+        y: targets ``[N, ...]``.
+        key: a ``jax.random`` key: parameters, shuffling and dropout all derive from it.
+        epochs: passes over the data.
+        batch_size: examples per step; the last partial batch of each epoch is dropped.
+        state: resume from this TrainState instead of initialising a fresh one.
+        validation_data: ``(x_val, y_val)`` evaluated after every epoch as ``val_*``.
+        metrics: ``name -> fn(outputs, targets)`` reported for training and validation.
+        early_stopping: an EarlyStopping rule.
+        tol: the course's stopping rule: stop once an update's global norm (the step size) is below
+            ``tol``.
+        max_steps: stop after this many optimizer steps in total.
+        callbacks: ``fn(epoch, state, logs)`` called after every epoch; returning True stops training.
+        fused: run each epoch as one ``lax.scan`` dispatch over device-resident data.
+        on_nonfinite: ``"stop"`` (warn and return the last finite state) or ``"raise"``
+            (NonFiniteLossError) when the loss becomes NaN or inf.
+
+    Returns:
+        A FitResult.
+    """
+    if on_nonfinite not in ("stop", "raise"):
+        raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise', got {on_nonfinite!r}")
+    x, y = np.asarray(x), np.asarray(y)
+    in_shape = tuple(x.shape[1:])
+    _validate(model, loss, x, y, batch_size, in_shape)
+    init_key, shuffle_key = jax.random.split(key)
+    if state is None:
+        state = init_train_state(model, optimizer, init_key, in_shape)
+    steps_per_epoch = len(x) // batch_size
+    step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=tol is not None)
+    if fused:
+        run_epoch = _make_epoch_fn(step, batch_size, steps_per_epoch, tol)
+        xd, yd = jnp.asarray(x), jnp.asarray(y)
+    else:
+        train_step = jax.jit(lambda s, b: step(s, b), donate_argnums=0)
+
+    history: dict[str, list[float]] = {}
+    best, best_state, waited = math.inf, None, 0
+    if early_stopping is not None and early_stopping.mode == "max":
+        best = -math.inf
+    total = 0
+    stop_reason = f"completed {epochs} epochs"
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        epoch_key = jax.random.fold_in(shuffle_key, epoch)
+        limit = steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps - total)
+        if fused:
+            state, logs = run_epoch(state, xd, yd, epoch_key, limit)
+            logs = jax.device_get(logs)
+            ran = logs.pop("ran")
+            logs = {name: values[ran] for name, values in logs.items()}
+        else:
+            perm = np.asarray(jax.random.permutation(epoch_key, len(x)))
+            rows_per_step = []
+            for i in range(limit):
+                rows = perm[i * batch_size : (i + 1) * batch_size]
+                state, step_logs = train_step(state, (x[rows], y[rows]))
+                step_logs = jax.device_get(step_logs)
+                rows_per_step.append(step_logs)
+                if not step_logs["finite"] or (tol is not None and step_logs["update_norm"] < tol):
+                    break
+            logs = {name: np.array([r[name] for r in rows_per_step]) for name in rows_per_step[0]}
+        finite = logs.pop("finite").astype(bool)
+        taken = len(finite)
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            value = logs["loss"][bad]
+            message = (
+                f"fit: the loss became {value} at step {total + bad + 1} (epoch {epoch + 1}, "
+                f"batch {bad + 1}); training stopped and the state is the last one with a finite loss"
+            )
+            if on_nonfinite == "raise":
+                raise NonFiniteLossError(message, state)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            stop_reason = message
+            logs = {name: values[:bad] for name, values in logs.items()}
+            total += bad
+            _record(history, logs, epoch, started)
+            break
+        total += taken
+        _record(history, logs, epoch, started)
+        if validation_data is not None:
+            val = evaluate(
+                model, state.params, *validation_data, loss=loss, metrics=metrics,
+                model_state=state.model_state,
+            )
+            for name, value in val.items():
+                history.setdefault(f"val_{name}", []).append(value)
+        epoch_logs = {name: values[-1] for name, values in history.items()}
+        if tol is not None and "update_norm" in logs and logs["update_norm"][-1] < tol:
+            stop_reason = f"converged: the update's size fell below tol={tol} at step {total}"
+            break
+        if max_steps is not None and total >= max_steps:
+            stop_reason = f"reached max_steps={max_steps}"
+            break
+        if early_stopping is not None:
+            monitored = epoch_logs.get(early_stopping.monitor)
+            if monitored is None:
+                raise KeyError(
+                    f"EarlyStopping: no metric {early_stopping.monitor!r}; have {sorted(epoch_logs)}"
+                )
+            if early_stopping.improved(monitored, best):
+                best, waited = monitored, 0
+                if early_stopping.restore_best:
+                    best_state = jax.tree.map(lambda a: a.copy(), state)
+            else:
+                waited += 1
+                if waited >= early_stopping.patience:
+                    stop_reason = (
+                        f"early stopping: {early_stopping.monitor} did not improve for "
+                        f"{early_stopping.patience} epochs (best {best:.6g})"
+                    )
+                    break
+        if any([callback(epoch, state, epoch_logs) for callback in callbacks]):
+            stop_reason = f"a callback stopped training after epoch {epoch + 1}"
+            break
+    if best_state is not None:
+        state = best_state
+    return FitResult(state=state, history=history, stop_reason=stop_reason, steps=total)
+
+
+def _record(history, logs, epoch, started):
+    for name, values in logs.items():
+        if len(values):
+            history.setdefault(name, []).append(float(np.mean(values)))
+    history.setdefault("seconds", []).append(time.perf_counter() - started)
+    history.setdefault("epoch", []).append(epoch + 1)

@@ -1,0 +1,5 @@
+"""Layers by family."""
+
+from fnnet.layers.dense import Dense, Perceptron
+
+__all__ = ["Dense", "Perceptron"]

@@ -1,0 +1,25 @@
+"""Registry cases for the core layers and combinators."""
+
+import fnnet as fn
+from registry import Case
+
+
+
+def merge_last_two(x):
+    return x.reshape(*x.shape[:-2], -1)
+
+
+CASES = [
+    Case("dense", fn.Dense(4), (3,)),
+    Case("dense_no_bias", fn.Dense(2, use_bias=False), (5,)),
+    Case("dense_on_sequence", fn.Dense(3), (2, 5)),
+    Case("perceptron", fn.Perceptron(2), (3,), check_grads=False),
+    Case("lambda_tanh", fn.Lambda(fn.tanh), (4,)),
+    Case("lambda_reshape", fn.Lambda(merge_last_two), (2, 3)),
+    Case("lambda_kwargs", fn.Lambda(fn.leaky_relu, (("negative_slope", 0.2),)), (4,)),
+    Case("sequential_mlp", fn.Sequential(fn.Dense(8), fn.tanh, fn.Dense(3)), (4,)),
+    Case("parallel_concat", fn.Parallel(fn.Dense(2), fn.Dense(3)), (4,)),
+    Case("parallel_sum", fn.Parallel(fn.Dense(3), fn.Sequential(fn.Dense(3), fn.tanh), merge="sum"), (4,)),
+    Case("residual", fn.Residual(fn.Dense(4), fn.tanh), (4,)),
+    Case("nested", fn.Sequential(fn.Residual(fn.Dense(4)), fn.Parallel(fn.Dense(1), fn.softplus)), (4,)),
+]
