@@ -1,10 +1,16 @@
 """Data: in-memory arrays and the data sets fnnet can load offline."""
 
 from fnnet.data.arrays import Standardizer, minibatches, train_test_split
+from fnnet.data.idx import IdxError, MnistData, default_data_dir, load_mnist, read_idx
 from fnnet.data.tabular import TABULAR_DATASETS, TabularData, load_tabular
 
 __all__ = [
+    "IdxError",
+    "MnistData",
     "TABULAR_DATASETS",
+    "default_data_dir",
+    "load_mnist",
+    "read_idx",
     "Standardizer",
     "TabularData",
     "load_tabular",
