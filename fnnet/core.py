@@ -39,7 +39,7 @@ class ShapeError(ValueError):
         self.layer = layer
         self.detail = message
         self.path = path
-        where = "".join(path) if path else "model"
+        where = " > ".join(path) if path else "model"
         super().__init__(f"{where}: {_short_repr(layer)}: {message}")
 
     def within(self, step: str) -> ShapeError:

@@ -80,7 +80,7 @@ class FitResult:
     steps: int
 
 
-def _validate(model, loss, x, y, batch_size, in_shape):
+def _validate(model, loss, x, y, batch_size, in_shape, params):
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}; they must match")
     for name, arr in (("x", x), ("y", y)):
@@ -93,7 +93,8 @@ def _validate(model, loss, x, y, batch_size, in_shape):
         out, _ = model.apply_with_state(params, model.init_state(in_shape), xb)
         return out, loss(out, yb)
 
-    _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
+    if params is None:
+        _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
     xb = jax.ShapeDtypeStruct((2, *x.shape[1:]), jnp.asarray(x[:1]).dtype)
     yb = jax.ShapeDtypeStruct((2, *y.shape[1:]), jnp.asarray(y[:1]).dtype)
     out, _ = jax.eval_shape(probe, params, xb, yb)  # raises a ShapeError naming the layer or loss
@@ -182,7 +183,7 @@ def fit(
         raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise', got {on_nonfinite!r}")
     x, y = np.asarray(x), np.asarray(y)
     in_shape = tuple(x.shape[1:])
-    _validate(model, loss, x, y, batch_size, in_shape)
+    _validate(model, loss, x, y, batch_size, in_shape, None if state is None else state.params)
     init_key, shuffle_key = jax.random.split(key)
     if state is None:
         state = init_train_state(model, optimizer, init_key, in_shape)

@@ -129,7 +129,7 @@ def make_step_fn(
         )
         logs = {"loss": value, "finite": finite}
         if track_update_norm:
-            logs["update_norm"] = optax.global_norm(updates)
+            logs["update_norm"] = optax.tree.norm(updates)
         logs.update({name: fn(out, y) for name, fn in metrics.items()})
         return new_state, logs
 

@@ -1,0 +1,63 @@
+"""Activations against NumPy formulas, and the step's straight-through gradient."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fnnet as fn
+
+X = np.linspace(-6, 6, 25).astype(np.float32)
+
+REFERENCES = {
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.01 * x),
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
+    "identity": lambda x: x,
+    "step": lambda x: (x > 0).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_elementwise_activation_matches_numpy(name):
+    got = getattr(fn.activations, name)(jnp.asarray(X))
+    np.testing.assert_allclose(got, REFERENCES[name](X.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+def test_gelu_exact_matches_erf_formula():
+    from math import erf, sqrt
+
+    want = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in X.astype(np.float64)])
+    np.testing.assert_allclose(fn.gelu(jnp.asarray(X)), want, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_and_log_softmax_match_numpy_and_sum_to_one():
+    z = np.random.default_rng(0).normal(size=(4, 7)).astype(np.float32) * 5
+    e = np.exp(z - z.max(-1, keepdims=True))
+    want = e / e.sum(-1, keepdims=True)
+    np.testing.assert_allclose(fn.softmax(jnp.asarray(z)), want, rtol=1e-5)
+    np.testing.assert_allclose(fn.log_softmax(jnp.asarray(z)), np.log(want), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fn.softmax(jnp.asarray(z)).sum(-1), np.ones(4), rtol=1e-6)
+
+
+def test_softmax_is_finite_for_huge_logits():
+    z = jnp.array([[1e4, -1e4, 0.0]])
+    assert np.all(np.isfinite(fn.softmax(z))) and np.all(np.isfinite(fn.log_softmax(z)[0, :1]))
+
+
+def test_argmax_picks_the_largest_score():
+    z = np.array([[0.1, 0.7, 0.2], [3.0, -1.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(fn.argmax(jnp.asarray(z)), np.argmax(z, -1))
+
+
+def test_step_gradient_is_zero_but_straight_through_passes_it():
+    assert float(jax.grad(lambda x: fn.step(x))(0.3)) == 0.0
+    assert float(jax.grad(lambda x: fn.step(x, straight_through=True))(0.3)) == 1.0
+    assert float(fn.step(jnp.float32(0.3), straight_through=True)) == 1.0
+
+
+def test_aliases_are_the_same_functions():
+    assert fn.logistic is fn.sigmoid and fn.heaviside is fn.step
