@@ -66,7 +66,9 @@ def describe(layer: Any) -> str:
 
 def _dataclass_repr(layer: Any) -> bool:
     code = getattr(type(layer).__repr__, "__code__", None)
-    return code is not None and (code.co_filename == "<string>" or code.co_filename.endswith("dataclasses.py"))
+    return code is not None and (
+        code.co_filename == "<string>" or code.co_filename.endswith("dataclasses.py")
+    )
 
 
 def _short_repr(layer: Any) -> str:

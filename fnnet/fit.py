@@ -242,7 +242,11 @@ def fit(
         _record(history, logs, epoch, started)
         if validation_data is not None:
             val = evaluate(
-                model, state.params, *validation_data, loss=loss, metrics=metrics,
+                model,
+                state.params,
+                *validation_data,
+                loss=loss,
+                metrics=metrics,
                 model_state=state.model_state,
             )
             for name, value in val.items():

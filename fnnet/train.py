@@ -112,9 +112,7 @@ def make_step_fn(
             )
             return loss(out, y), (out, model_state)
 
-        (value, (out, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params
-        )
+        (value, (out, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         finite = jnp.isfinite(value)
@@ -235,7 +233,6 @@ def predict(model: Layer, params, x, *, model_state=None, batch_size: int = 1024
     run = _predict_fn(model)
     model_state = {} if model_state is None else model_state
     parts = [
-        run(params, model_state, jnp.asarray(x[i : i + batch_size]))
-        for i in range(0, len(x), batch_size)
+        run(params, model_state, jnp.asarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
     ]
     return jnp.concatenate(parts, axis=0)

@@ -1,8 +1,8 @@
 """Registry cases for the core layers and combinators."""
 
-import fnnet as fn
 from registry import Case
 
+import fnnet as fn
 
 
 def merge_last_two(x):
@@ -19,7 +19,15 @@ CASES = [
     Case("lambda_kwargs", fn.Lambda(fn.leaky_relu, (("negative_slope", 0.2),)), (4,)),
     Case("sequential_mlp", fn.Sequential(fn.Dense(8), fn.tanh, fn.Dense(3)), (4,)),
     Case("parallel_concat", fn.Parallel(fn.Dense(2), fn.Dense(3)), (4,)),
-    Case("parallel_sum", fn.Parallel(fn.Dense(3), fn.Sequential(fn.Dense(3), fn.tanh), merge="sum"), (4,)),
+    Case(
+        "parallel_sum",
+        fn.Parallel(fn.Dense(3), fn.Sequential(fn.Dense(3), fn.tanh), merge="sum"),
+        (4,),
+    ),
     Case("residual", fn.Residual(fn.Dense(4), fn.tanh), (4,)),
-    Case("nested", fn.Sequential(fn.Residual(fn.Dense(4)), fn.Parallel(fn.Dense(1), fn.softplus)), (4,)),
+    Case(
+        "nested",
+        fn.Sequential(fn.Residual(fn.Dense(4)), fn.Parallel(fn.Dense(1), fn.softplus)),
+        (4,),
+    ),
 ]

@@ -45,7 +45,10 @@ def test_residual_adds_the_input():
 
 
 def test_init_errors_name_the_path():
-    with pytest.raises(fn.ShapeError, match=r"Sequential\[1\]: Residual\(Dense\(features=3\)\): the branch maps \[4\] to \[3\]"):
+    with pytest.raises(
+        fn.ShapeError,
+        match=r"Sequential\[1\]: Residual\(Dense\(features=3\)\): the branch maps \[4\] to \[3\]",
+    ):
         fn.Sequential(fn.Dense(4), fn.Residual(fn.Dense(3))).init(jax.random.key(0), (2,))
     with pytest.raises(fn.ShapeError, match=r"'sum' needs equal branch shapes"):
         fn.Parallel(fn.Dense(2), fn.Dense(3), merge="sum").init(jax.random.key(0), (4,))
@@ -60,9 +63,15 @@ def test_apply_error_names_the_nested_path_expected_and_given_shape():
     _, params = model.init(jax.random.key(0), (3,))
     bad = dict(params)
     bad["1"] = {"0": params["1"]["0"], "1": {"kernel": jnp.zeros((5, 1)), "bias": jnp.zeros(1)}}
-    with pytest.raises(fn.ShapeError, match=r"Sequential\[1\] > Parallel\[1\]: Dense\(features=1\): expected input of shape \[\.\.\., 5\].*got \[2, 4\]"):
+    with pytest.raises(
+        fn.ShapeError,
+        match=r"Sequential\[1\] > Parallel\[1\]: Dense\(features=1\): "
+        r"expected input of shape \[\.\.\., 5\].*got \[2, 4\]",
+    ):
         model.apply(bad, jnp.ones((2, 3)))
-    with pytest.raises(fn.ShapeError, match=r"Sequential\[0\].*expected input of shape \[\.\.\., 3\].*got \[2, 7\]"):
+    with pytest.raises(
+        fn.ShapeError, match=r"Sequential\[0\].*expected input of shape \[\.\.\., 3\].*got \[2, 7\]"
+    ):
         model.apply(params, jnp.ones((2, 7)))
 
 

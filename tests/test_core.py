@@ -38,7 +38,9 @@ def test_describe_lists_only_non_default_fields():
 def test_check_input_message_and_add_trailing():
     with pytest.raises(fn.ShapeError, match=r"expected input of shape \[\.\.\., 2, 3\].*got \[4, 3\]"):
         check_input(fn.Dense(1), jnp.zeros((4, 3)), (2, 3))
-    np.testing.assert_array_equal(add_trailing(jnp.zeros((2, 3)), jnp.arange(3.0)), np.tile(np.arange(3.0), (2, 1)))
+    np.testing.assert_array_equal(
+        add_trailing(jnp.zeros((2, 3)), jnp.arange(3.0)), np.tile(np.arange(3.0), (2, 1))
+    )
 
 
 @dataclasses.dataclass(frozen=True)

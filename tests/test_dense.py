@@ -41,7 +41,10 @@ def test_dense_default_init_is_lecun_normal_and_zero_bias():
 def test_dense_wrong_input_names_layer_and_shapes():
     layer = fn.Dense(3)
     _, params = layer.init(jax.random.key(0), (5,))
-    with pytest.raises(fn.ShapeError, match=r"Dense\(features=3\): expected input of shape \[\.\.\., 5\].*got \[2, 4\]"):
+    with pytest.raises(
+        fn.ShapeError,
+        match=r"Dense\(features=3\): expected input of shape \[\.\.\., 5\].*got \[2, 4\]",
+    ):
         layer.apply(params, jnp.ones((2, 4)))
     with pytest.raises(fn.ShapeError, match="at least one axis"):
         layer.init(jax.random.key(0), ())

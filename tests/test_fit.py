@@ -17,10 +17,21 @@ LABELS = (X[:, 0] + X[:, 1] > 0).astype(np.int32)
 def test_full_batch_gradient_descent_with_decaying_rate_matches_numpy():
     schedule = optax.exponential_decay(0.2, transition_steps=1, decay_rate=0.95)
     model = fn.Dense(1)
-    result = fn.fit(model, losses.mean_squared_error, optax.sgd(schedule), X, Y,
-                    key=jax.random.key(0), epochs=30, batch_size=64)
+    result = fn.fit(
+        model,
+        losses.mean_squared_error,
+        optax.sgd(schedule),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=30,
+        batch_size=64,
+    )
     state0 = fn.init_train_state(model, optax.sgd(0.1), jax.random.split(jax.random.key(0))[0], (2,))
-    w, b = np.asarray(state0.params["kernel"], np.float64), np.asarray(state0.params["bias"], np.float64)
+    w, b = (
+        np.asarray(state0.params["kernel"], np.float64),
+        np.asarray(state0.params["bias"], np.float64),
+    )
     for t in range(30):
         r = X @ w + b - Y
         lr = 0.2 * 0.95**t
@@ -43,23 +54,59 @@ def test_fused_epochs_equal_per_step_epochs_with_dropout_like_randomness():
 
 def test_same_key_same_run_different_key_different_run():
     def run(seed):
-        return fn.fit(fn.Dense(2), losses.softmax_cross_entropy, optax.sgd(0.1), X, LABELS,
-                      key=jax.random.key(seed), epochs=2, batch_size=16).state.params["kernel"]
+        return fn.fit(
+            fn.Dense(2),
+            losses.softmax_cross_entropy,
+            optax.sgd(0.1),
+            X,
+            LABELS,
+            key=jax.random.key(seed),
+            epochs=2,
+            batch_size=16,
+        ).state.params["kernel"]
 
     np.testing.assert_array_equal(run(0), run(0))
     assert not np.allclose(run(0), run(1))
 
 
 def test_course_stopping_rule_tol_and_max_steps():
-    result = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.1), X, Y,
-                    key=jax.random.key(0), epochs=1000, batch_size=64, tol=1e-3)
+    result = fn.fit(
+        fn.Dense(1),
+        losses.mean_squared_error,
+        optax.sgd(0.1),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=1000,
+        batch_size=64,
+        tol=1e-3,
+    )
     assert result.stop_reason.startswith("converged") and result.steps < 1000
     assert result.history["update_norm"][-1] < 1e-3
-    capped = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.1), X, Y,
-                    key=jax.random.key(0), epochs=10, batch_size=16, max_steps=13)
+    capped = fn.fit(
+        fn.Dense(1),
+        losses.mean_squared_error,
+        optax.sgd(0.1),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=10,
+        batch_size=16,
+        max_steps=13,
+    )
     assert capped.steps == 13 and "max_steps=13" in capped.stop_reason
-    fused = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.1), X, Y,
-                   key=jax.random.key(0), epochs=10, batch_size=16, max_steps=13, fused=True)
+    fused = fn.fit(
+        fn.Dense(1),
+        losses.mean_squared_error,
+        optax.sgd(0.1),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=10,
+        batch_size=16,
+        max_steps=13,
+        fused=True,
+    )
     np.testing.assert_allclose(fused.state.params["kernel"], capped.state.params["kernel"], rtol=1e-6)
 
 
@@ -70,18 +117,36 @@ def test_early_stopping_restores_the_best_epoch():
         seen.append((logs["val_loss"], np.asarray(state.params["kernel"]).copy()))
 
     # A learning rate that makes training diverge after a few epochs (val loss rises).
-    result = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(1.02), X, Y,
-                    key=jax.random.key(0), epochs=50, batch_size=64, validation_data=(X, Y),
-                    early_stopping=fn.EarlyStopping(patience=2), callbacks=[record])
+    result = fn.fit(
+        fn.Dense(1),
+        losses.mean_squared_error,
+        optax.sgd(1.02),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=50,
+        batch_size=64,
+        validation_data=(X, Y),
+        early_stopping=fn.EarlyStopping(patience=2),
+        callbacks=[record],
+    )
     assert result.stop_reason.startswith("early stopping")
     best_loss, best_kernel = min(seen, key=lambda t: t[0])
     np.testing.assert_array_equal(result.state.params["kernel"], best_kernel)
 
 
 def test_a_callback_can_stop_training():
-    result = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.01), X, Y,
-                    key=jax.random.key(0), epochs=10, batch_size=32,
-                    callbacks=[lambda epoch, state, logs: epoch == 2])
+    result = fn.fit(
+        fn.Dense(1),
+        losses.mean_squared_error,
+        optax.sgd(0.01),
+        X,
+        Y,
+        key=jax.random.key(0),
+        epochs=10,
+        batch_size=32,
+        callbacks=[lambda epoch, state, logs: epoch == 2],
+    )
     assert len(result.history["loss"]) == 3 and "callback" in result.stop_reason
 
 
@@ -90,17 +155,37 @@ def test_nan_loss_stops_training_and_names_step_and_epoch(fused):
     bad = Y.copy()
     bad[5] = np.inf  # the batch holding row 5 gives an infinite loss
     with pytest.warns(RuntimeWarning, match=r"loss became (inf|nan) at step \d+ \(epoch 1, batch \d+\)"):
-        result = fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.01), X, bad,
-                        key=jax.random.key(0), epochs=3, batch_size=8, fused=fused)
+        result = fn.fit(
+            fn.Dense(1),
+            losses.mean_squared_error,
+            optax.sgd(0.01),
+            X,
+            bad,
+            key=jax.random.key(0),
+            epochs=3,
+            batch_size=8,
+            fused=fused,
+        )
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.state.params))
     with pytest.raises(fn.NonFiniteLossError, match="loss became") as info:
-        fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.01), X, bad,
-               key=jax.random.key(0), epochs=3, batch_size=8, fused=fused, on_nonfinite="raise")
+        fn.fit(
+            fn.Dense(1),
+            losses.mean_squared_error,
+            optax.sgd(0.01),
+            X,
+            bad,
+            key=jax.random.key(0),
+            epochs=3,
+            batch_size=8,
+            fused=fused,
+            on_nonfinite="raise",
+        )
     assert np.all(np.isfinite(info.value.state.params["kernel"]))
 
 
 def test_bad_data_is_reported_before_training():
-    def go(x, y, loss=losses.mean_squared_error, model=fn.Dense(1), **kw):
+    def go(x, y, loss=losses.mean_squared_error, model=None, **kw):
+        model = model or fn.Dense(1)
         return fn.fit(model, loss, optax.sgd(0.1), x, y, key=jax.random.key(0), batch_size=8, **kw)
 
     with pytest.raises(ValueError, match="x has 64 examples but y has 63"):
@@ -112,9 +197,24 @@ def test_bad_data_is_reported_before_training():
     with pytest.raises(fn.ShapeError, match=r"predictions \[2, 1\] and targets \[2\]"):
         go(X, Y[:, 0])
     with pytest.raises(fn.ShapeError, match=r"Dense\(features=1\): expected input of shape \[\.\.\., 3\]"):
-        fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.1), X, Y, key=jax.random.key(0),
-               state=fn.init_train_state(fn.Dense(1), optax.sgd(0.1), jax.random.key(0), (3,)))
+        fn.fit(
+            fn.Dense(1),
+            losses.mean_squared_error,
+            optax.sgd(0.1),
+            X,
+            Y,
+            key=jax.random.key(0),
+            state=fn.init_train_state(fn.Dense(1), optax.sgd(0.1), jax.random.key(0), (3,)),
+        )
     with pytest.raises(ValueError, match=r"batch_size must be in 1..64"):
-        fn.fit(fn.Dense(1), losses.mean_squared_error, optax.sgd(0.1), X, Y, key=jax.random.key(0), batch_size=65)
+        fn.fit(
+            fn.Dense(1),
+            losses.mean_squared_error,
+            optax.sgd(0.1),
+            X,
+            Y,
+            key=jax.random.key(0),
+            batch_size=65,
+        )
     with pytest.raises(ValueError, match="on_nonfinite must be"):
         go(X, Y, on_nonfinite="ignore")

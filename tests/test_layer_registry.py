@@ -5,20 +5,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
-
 from registry import CASES
 
 IDS = [c.name for c in CASES]
 
 
-def _inputs(case, batch, key=jax.random.key(1)):
+def _inputs(case, batch, key=None):
+    key = jax.random.key(1) if key is None else key
     shape = (*batch, *case.in_shape)
     if case.int_inputs is not None:
         return jax.random.randint(key, shape, 0, case.int_inputs)
     return jax.random.normal(key, shape)
 
 
-def _run(case, params, state, x, key=jax.random.key(2)):
+def _run(case, params, state, x):
+    key = jax.random.key(2)
     y, _ = case.layer.apply_with_state(
         params, state, x, key=key if case.training else None, training=case.training
     )

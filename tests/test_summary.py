@@ -10,7 +10,9 @@ def test_summary_counts_match_hand_counts():
     assert lines[0].split() == ["path", "layer", "output", "params", "bytes"]
     total = 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
     assert lines[-1].split() == ["total", "[10]", f"{total:,}", f"{4 * total:,}"]
-    assert any(line.split()[:2] == ["2", "Dense(features=512)"] and f"{512 * 512 + 512:,}" in line for line in lines)
+    assert any(
+        line.split()[:2] == ["2", "Dense(features=512)"] and f"{512 * 512 + 512:,}" in line for line in lines
+    )
 
 
 def test_summary_recurses_into_nested_sequentials():

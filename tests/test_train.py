@@ -73,8 +73,12 @@ def test_training_metrics_and_update_norm_are_reported():
     state = fn.init_train_state(model, opt, jax.random.key(0), (3,))
     labels = (X[:, 0] > 0).astype(np.int32)
     step = fn.make_train_step(
-        model, losses.softmax_cross_entropy, opt, metrics={"accuracy": metrics.accuracy},
-        track_update_norm=True, donate=False,
+        model,
+        losses.softmax_cross_entropy,
+        opt,
+        metrics={"accuracy": metrics.accuracy},
+        track_update_norm=True,
+        donate=False,
     )
     new, logs = step(state, (X, labels))
     delta = jax.tree.map(lambda a, b: a - b, new.params, state.params)
