@@ -25,6 +25,7 @@ from fnnet.activations import (
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
+from fnnet.gradient_descent import GradientDescentResult, gradient_descent
 from fnnet.layers import Dense, Perceptron
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
@@ -43,6 +44,7 @@ __all__ = [
     "Dense",
     "EarlyStopping",
     "FitResult",
+    "GradientDescentResult",
     "Lambda",
     "Layer",
     "NonFiniteLossError",
@@ -62,6 +64,7 @@ __all__ = [
     "evaluate",
     "fit",
     "gelu",
+    "gradient_descent",
     "heaviside",
     "identity",
     "init_train_state",

@@ -1,0 +1,81 @@
+"""Gradient descent on a one-parameter loss with the course's rule (course example 4).
+
+Fit the intercept of the line ``height = intercept + 0.64 * weight`` to three points by minimising the sum
+of squared residuals: step = learning rate x slope; stop when the step is below 0.001 or after 1000 steps.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from common import base_parser, output_dir, report, save_figure, save_metrics
+
+import fnnet as fn
+
+WEIGHT = np.array([0.5, 2.3, 2.9])
+HEIGHT = np.array([1.4, 1.9, 3.2])
+SLOPE = 0.64  # held fixed: the intercept is the one parameter
+DEFAULTS = dict(learning_rate=0.1, tol=0.001, max_steps=1000, start=0.0)
+
+
+def build_parser():
+    """The options of this experiment."""
+    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser.add_argument("--tol", type=float, default=DEFAULTS["tol"])
+    parser.add_argument("--max-steps", type=int, default=DEFAULTS["max_steps"])
+    parser.add_argument("--start", type=float, default=DEFAULTS["start"], help="initial intercept")
+    return parser
+
+
+def ssr(intercept):
+    """Sum of squared residuals of the three points for a given intercept."""
+    return jnp.sum((HEIGHT - (intercept + SLOPE * WEIGHT)) ** 2)
+
+
+def main(argv=None) -> dict:
+    """Run the descent, print every step, and plot the steps on the loss curve."""
+    args = build_parser().parse_args(argv)
+    result = fn.gradient_descent(
+        ssr, jnp.float32(args.start), learning_rate=args.learning_rate, tol=args.tol, max_steps=args.max_steps
+    )
+    lines = [f"{'step':>4} {'intercept':>10} {'SSR':>9} {'slope':>9} {'step size':>10}"]
+    for i, h in enumerate(result.history):
+        lines.append(
+            f"{i + 1:>4} {float(h.params):>10.4f} {h.loss:>9.4f} {float(h.slope):>9.4f} "
+            f"{float(h.step):>10.5f}"
+        )
+    exact = float(np.mean(HEIGHT - SLOPE * WEIGHT))
+    lines.append(
+        f"{'converged' if result.converged else 'stopped at max steps'} after {len(result.history)} steps: "
+        f"intercept {float(result.params):.4f} (least squares: {exact:.4f})"
+    )
+    report(args, *lines)
+    folder = output_dir(args, "gradient_descent")
+    import matplotlib.pyplot as plt
+
+    b = np.linspace(-0.5, 2.0, 200)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(b, [float(ssr(v)) for v in b], label="SSR(intercept)")
+    ax.plot(
+        [float(h.params) for h in result.history],
+        [h.loss for h in result.history],
+        "o-",
+        ms=4,
+        color="tab:red",
+        label="gradient descent steps",
+    )
+    ax.set(xlabel="intercept", ylabel="sum of squared residuals")
+    ax.legend()
+    save_figure(fig, folder, "gradient_descent")
+    metrics = {
+        "steps": len(result.history),
+        "intercept": float(result.params),
+        "least_squares": exact,
+        "converged": bool(result.converged),
+    }
+    save_metrics(folder, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

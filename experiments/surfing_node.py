@@ -1,0 +1,54 @@
+"""The surfing node: one perceptron decides whether to go surfing (course example 1).
+
+Inputs (good waves, empty line-up, no shark attack recently) = (1, 0, 1), weights (5, 2, 4), threshold 3:
+the weighted sum is 1*5 + 0*2 + 1*4 = 9 and y_hat = 9 - 3 = 6 > 0, so the node fires: go surfing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from common import base_parser, output_dir, report, save_figure, save_metrics
+
+import fnnet as fn
+
+INPUTS = (1.0, 0.0, 1.0)  # waves are good, line-up is crowded, no recent shark attack
+WEIGHTS = (5.0, 2.0, 4.0)  # how much each factor matters
+THRESHOLD = 3.0  # the bias is its negative
+
+
+def build_parser():
+    """The options of this experiment."""
+    return base_parser(__doc__.splitlines()[0])
+
+
+def main(argv=None) -> dict:
+    """Evaluate the surfing perceptron, print the decision and draw the weighted contributions."""
+    args = build_parser().parse_args(argv)
+    node = fn.Perceptron(1)
+    params = {"kernel": np.array(WEIGHTS, np.float32)[:, None], "bias": np.array([-THRESHOLD], np.float32)}
+    x = np.array([INPUTS], np.float32)
+    y_hat = float(node.weighted_sum(params, x)[0, 0])
+    decision = int(node.apply(params, x)[0, 0])
+    report(
+        args,
+        f"inputs {INPUTS}, weights {WEIGHTS}, threshold {THRESHOLD}",
+        f"y_hat = sum(w * x) - threshold = {y_hat:g} -> output {decision}: "
+        + ("go surfing" if decision else "stay home"),
+    )
+    folder = output_dir(args, "surfing_node")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    contributions = np.array(WEIGHTS) * np.array(INPUTS)
+    ax.bar(["waves", "line-up", "sharks"], contributions, color="tab:blue", label="w * x")
+    ax.axhline(THRESHOLD, color="tab:red", linestyle="--", label=f"threshold {THRESHOLD:g}")
+    ax.set_title(f"weighted sum {contributions.sum():g}; y_hat = {y_hat:g} -> go surfing")
+    ax.legend()
+    save_figure(fig, folder, "surfing_node")
+    metrics = {"y_hat": y_hat, "decision": decision}
+    save_metrics(folder, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
