@@ -5,7 +5,7 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, data, initializers, losses, metrics
+from fnnet import activations, bench, data, initializers, losses, metrics
 from fnnet.activations import (
     argmax,
     elu,
@@ -59,6 +59,7 @@ __all__ = [
     "activations",
     "argmax",
     "as_layer",
+    "bench",
     "data",
     "elu",
     "evaluate",

@@ -1,0 +1,149 @@
+"""The suite's machinery: the parity check, the worker processes and the aggregation over rounds.
+
+``benchmarks/run.py`` drives it; a worker is ``python benchmarks/run.py --worker NAME --job FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RUN = pathlib.Path(__file__).resolve().with_name("run.py")
+
+
+def parity(frameworks, specs, say) -> tuple[dict, list[str]]:
+    """Build every peer; keep the (framework, spec) pairs whose parameters and output agree."""
+    import peers
+
+    keep, notes = {}, []
+    for spec in specs:
+        built = {}
+        for fw in frameworks:
+            try:
+                b = peers.build(fw, spec, abstract=True)
+                built[fw] = (b.param_count, b.out_shape)
+            except peers.Skipped as err:
+                notes.append(f"skipped: {err}")
+        ref = "fnnet" if "fnnet" in built else "jax"
+        if ref not in built:
+            notes.append(f"{spec.label()}: no reference model (fnnet or jax) to check against")
+            continue
+        if ref != "fnnet":
+            notes.append(
+                f"{spec.label()}: parity checked against hand-written JAX (no fnnet model)"
+            )
+        for fw, facts in built.items():
+            if facts == built[ref]:
+                keep.setdefault(fw, []).append(spec)
+            else:
+                notes.append(
+                    f"excluded {fw} {spec.label()}: params/output {facts} != {ref}'s {built[ref]}"
+                )
+        say(
+            f"parity {spec.label()}: {ref} {built[ref]}, "
+            f"agreeing: {sorted(f for f in built if built[f] == built[ref])}"
+        )
+    return keep, notes
+
+
+def worker(args) -> None:
+    """Time one framework's specs (or the ceilings) and write the rows to the job's output file."""
+    job = json.loads(pathlib.Path(args.job).read_text())
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(min(args.threads, os.cpu_count())))
+    from fnnet import bench
+
+    rows, opts = [], job["options"]
+    if args.worker == "ceiling":
+        for dtype in job["dtypes"]:
+            rows.append(
+                {"framework": "ceiling", **bench.matmul_ceiling(dtype, job["ceiling_size"])}
+            )
+    else:
+        import peers
+
+        if args.worker == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+        for fields in job["specs"]:
+            spec = peers.Spec(**fields)
+            env = bench.environment(spec.dtype)
+            row = {"framework": args.worker, **fields}
+            try:
+                b = peers.build(args.worker, spec)
+                if b.step is not None:
+                    timed = bench.benchmark(
+                        b.step, *b.args, carry=True, samples_per_call=spec.batch, **opts
+                    )
+                else:
+                    seconds = bench.time_blocks(b.call, b.sync, **opts)
+                    timed = {**bench.summarize(seconds, spec.batch), "environment": env}
+                row.update({**timed, **fields, "name": spec.label(), "note": b.note})
+            except Exception as err:  # one failing entry must not sink the run
+                row["error"] = f"{type(err).__name__}: {err}"
+            rows.append(row)
+    pathlib.Path(job["output"]).write_text(json.dumps(rows, default=str))
+
+
+def spawn(name, job, args, folder) -> list[dict]:
+    """Run one worker process with the suite's thread settings; return its rows."""
+    job_path = pathlib.Path(folder) / f"{name}-{time.monotonic_ns()}.json"
+    job["output"] = str(job_path.with_suffix(".out.json"))
+    job_path.write_text(json.dumps(job))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, str(RUN), "--worker", name, "--job", str(job_path)]
+    cmd += ["--threads", str(args.threads)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        return [
+            {"framework": name, "error": f"worker exited {done.returncode}: {done.stderr[-2000:]}"}
+        ]
+    return json.loads(pathlib.Path(job["output"]).read_text())
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """Median over rounds of each entry's per-round medians; FLOPs from hand-JAX's XLA count."""
+    ceilings = {}
+    for r in rows:
+        if r["framework"] == "ceiling":
+            ceilings.setdefault(r["dtype"], []).append(r["flops_per_second"])
+    ceilings = {d: statistics.median(v) for d, v in ceilings.items()}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["framework"] != "ceiling" and "median_s" in r:
+            key = (r["framework"], r["model"], r["dtype"], r["batch"], r["seq_len"])
+            groups.setdefault(key, []).append(r)
+    flops = {k[1:]: g[0].get("flops") for k, g in groups.items() if k[0] == "jax"}
+    table = []
+    for key, group in sorted(groups.items()):
+        median = statistics.median(r["median_s"] for r in group)
+        model_flops = flops.get(key[1:]) or group[0].get("flops")
+        fraction = None
+        if model_flops and key[2] in ceilings:
+            fraction = model_flops / median / ceilings[key[2]]
+        table.append(
+            {
+                **dict(zip(("framework", "model", "dtype", "batch", "seq_len"), key, strict=True)),
+                "median_s": median,
+                "rounds": [r["median_s"] for r in group],
+                "min_s": min(r["min_s"] for r in group),
+                "max_s": max(r["max_s"] for r in group),
+                "samples_per_second": key[3] / median,
+                "compile_s": group[0].get("compile_s"),
+                "model_flops": model_flops,
+                "fraction_of_ceiling": fraction,
+                "note": group[0].get("note"),
+            }
+        )
+    return table

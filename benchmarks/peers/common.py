@@ -1,0 +1,140 @@
+"""What every peer shares: the model spec, synthetic data, the built entry and the JAX train step.
+
+Every framework builds the same four architectures (MLP, CNN, LSTM and GRU classifiers) from a
+``Spec`` and returns a ``Built``: its trainable parameter count and per-example output shape
+(checked against fnnet's before anything is timed) and how to run one train step (Adam 1e-3, softmax
+cross-entropy computed in float32 on the logits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+MODELS = ("mlp", "cnn", "lstm", "gru")
+HIDDEN = 128  # LSTM/GRU hidden size
+FEATURES = 32  # LSTM/GRU input features per time step
+CLASSES = 10
+LEARNING_RATE = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One benchmark configuration.
+
+    Attributes:
+        model: ``"mlp"`` (784-512-512-10), ``"cnn"`` (28x28x1, two conv3x3+relu+maxpool2, dense 128,
+            dense 10), ``"lstm"`` or ``"gru"`` (``[B, T, 32]`` -> hidden 128 -> last state ->
+            dense 10).
+        dtype: ``"float32"`` or ``"bfloat16"`` (parameters, optimizer state and inputs).
+        batch: examples per step.
+        seq_len: time steps T for the recurrent models (ignored by the others).
+    """
+
+    model: str
+    dtype: str = "float32"
+    batch: int = 128
+    seq_len: int = 100
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"Spec: model must be one of {MODELS}, got {self.model!r}")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"Spec: dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        """The per-example input shape."""
+        return {"mlp": (784,), "cnn": (28, 28, 1)}.get(self.model, (self.seq_len, FEATURES))
+
+    def label(self) -> str:
+        """A short name: ``lstm/float32/b32/t100``."""
+        tail = f"/t{self.seq_len}" if self.model in ("lstm", "gru") else ""
+        return f"{self.model}/{self.dtype}/b{self.batch}{tail}"
+
+
+def make_data(spec: Spec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic float32 inputs ``[B, *in_shape]`` in [0, 1) and int32 labels ``[B]``."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((spec.batch, *spec.in_shape), dtype=np.float32)
+    y = rng.integers(0, CLASSES, spec.batch).astype(np.int32)
+    return x, y
+
+
+@dataclasses.dataclass
+class Built:
+    """A framework's model for one Spec, ready to time.
+
+    Attributes:
+        param_count: the number of trainable scalars.
+        out_shape: the per-example output shape (``(10,)``).
+        step: JAX peers: a jitted ``step(state, *batch) -> (state, loss)`` donating ``state``.
+        args: JAX peers: ``(state, *batch)``.
+        call: non-JAX peers: one train step, returning something ``sync`` waits on.
+        sync: non-JAX peers: waits for ``call``'s work.
+        note: how this peer was written, for the report.
+    """
+
+    param_count: int
+    out_shape: tuple[int, ...]
+    step: Callable | None = None
+    args: tuple = ()
+    call: Callable[[], Any] | None = None
+    sync: Callable[[Any], Any] | None = None
+    note: str = ""
+
+
+def jax_count(params) -> int:
+    """Scalars in a JAX pytree of arrays."""
+    import jax
+
+    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
+
+
+def jax_built(
+    apply: Callable, init: Callable, spec: Spec, note: str = "", abstract: bool = False
+) -> Built:
+    """The standard hand-written JAX train step around ``apply(params, x) -> logits``.
+
+    Adam (optax) and softmax cross-entropy in float32; the state ``(params, opt_state)`` is donated.
+    ``init(key) -> params`` (float32) is compiled as one computation. With ``abstract=True``
+    only the parameter count and output shape are found, by shape inference (nothing is run).
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    optimizer = optax.adam(LEARNING_RATE)
+
+    def init_state(key):
+        params = jax.tree.map(lambda a: a.astype(spec.dtype), init(key))
+        return params, optimizer.init(params)
+
+    def loss_fn(p, x, y):
+        logits = apply(p, x).astype(jnp.float32)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def step(state, x, y):
+        p, opt_state = state
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, y)
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), loss
+
+    if abstract:
+        params = jax.eval_shape(init_state, jax.random.key(0))[0]
+        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct((1, *spec.in_shape), spec.dtype))
+        return Built(param_count=jax_count(params), out_shape=tuple(out.shape[1:]), note=note)
+    x, y = make_data(spec)
+    x = jnp.asarray(x).astype(spec.dtype)
+    state = jax.jit(init_state)(jax.random.key(0))  # one compile, not one per eager op
+    out = jax.eval_shape(apply, state[0], x[:1])
+    return Built(
+        param_count=jax_count(state[0]),
+        out_shape=tuple(out.shape[1:]),
+        step=jax.jit(step, donate_argnums=0),
+        args=(state, x, jnp.asarray(y)),
+        note=note,
+    )

@@ -1,0 +1,30 @@
+"""Honest benchmarking of JAX computations and fnnet models on CPU, GPU and TPU.
+
+Compile time is measured apart from step time; every timed block ends with
+``jax.block_until_ready``;
+results are plain JSON-serialisable dicts carrying the device, versions and dtype; the FLOP/s a step
+reaches is compared with a matmul ceiling measured on the same device in the same run.
+
+Example:
+    >>> ceiling = fnnet.bench.matmul_ceiling("float32", 1024)
+    >>> result = fnnet.bench.benchmark(jnp.tanh, jnp.ones((256, 256)), ceiling=ceiling)
+    >>> result["median_s"], result["flops"], result["environment"]["device_kind"]
+"""
+
+from fnnet.bench.device import environment, matmul_ceiling, memory_analysis
+from fnnet.bench.models import cast_floats, forward_benchmark, param_count, train_step_benchmark
+from fnnet.bench.timing import benchmark, cost_analysis, summarize, time_blocks
+
+__all__ = [
+    "benchmark",
+    "cast_floats",
+    "cost_analysis",
+    "environment",
+    "forward_benchmark",
+    "matmul_ceiling",
+    "memory_analysis",
+    "param_count",
+    "summarize",
+    "time_blocks",
+    "train_step_benchmark",
+]

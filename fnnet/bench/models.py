@@ -1,0 +1,127 @@
+"""Benchmarks of an fnnet model: its whole train step, or its forward pass.
+
+Both cast the floating-point parameters (and optimizer state) to the benchmark's dtype, time the
+compiled computation with ``fnnet.bench.benchmark`` and add the model's parameter count and output
+shape, the facts a comparison between frameworks must agree on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fnnet.bench.timing import benchmark
+from fnnet.core import Layer
+from fnnet.train import init_train_state, make_train_step
+
+__all__ = ["cast_floats", "forward_benchmark", "param_count", "train_step_benchmark"]
+
+
+def cast_floats(tree, dtype):
+    """``tree`` with every floating-point leaf cast to ``dtype`` (integer leaves, keys
+    untouched)."""
+
+    def cast(leaf):
+        if isinstance(leaf, jax.Array | jnp.ndarray) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            return leaf.astype(dtype)
+        return leaf
+
+    return jax.tree.map(cast, tree)
+
+
+def param_count(params) -> int:
+    """The number of scalars in a parameter pytree."""
+    return int(sum(leaf.size for leaf in jax.tree.leaves(params)))
+
+
+def _model_facts(model: Layer, params, in_shape, dtype) -> dict[str, Any]:
+    out = jax.eval_shape(
+        lambda p, x: model.apply_with_state(p, model.init_state(in_shape), x)[0],
+        params,
+        jax.ShapeDtypeStruct((1, *in_shape), dtype),
+    )
+    return {"param_count": param_count(params), "out_shape": list(out.shape[1:])}
+
+
+def train_step_benchmark(
+    model: Layer,
+    loss: Callable,
+    optimizer: optax.GradientTransformation,
+    x,
+    y,
+    *,
+    key: jax.Array | None = None,
+    dtype: str = "float32",
+    **options,
+) -> dict[str, Any]:
+    """Time one full training step (forward, backward, optimizer update) of ``model`` on ``(x, y)``.
+
+    The step is ``fnnet.make_train_step`` (jitted, state donated), exactly what ``fnnet.fit`` runs.
+
+    Args:
+        model: the model.
+        loss: ``loss(outputs, targets) -> scalar``.
+        optimizer: an optax GradientTransformation.
+        x: one batch of inputs ``[B, ...]`` (cast to ``dtype`` if floating).
+        y: its targets ``[B, ...]``.
+        key: the initialisation key (default ``jax.random.key(0)``).
+        dtype: parameters, optimizer state and floating inputs are cast to it.
+        **options: passed to ``benchmark`` (``warmup``, ``number``, ``repeats``, ...).
+
+    Returns:
+        The ``benchmark`` result plus ``param_count``, ``out_shape``, ``batch_size`` and
+        ``kind="train_step"``.
+    """
+    key = jax.random.key(0) if key is None else key
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(dtype)
+    y = jnp.asarray(y)
+    state = init_train_state(model, optimizer, key, tuple(x.shape[1:]))
+    state = state._replace(
+        params=cast_floats(state.params, dtype), opt_state=cast_floats(state.opt_state, dtype)
+    )
+    step = make_train_step(model, loss, optimizer)
+    facts = _model_facts(model, state.params, tuple(x.shape[1:]), x.dtype)
+    result = benchmark(
+        step, state, (x, y), carry=True, samples_per_call=x.shape[0], dtype=dtype, **options
+    )
+    return {**result, **facts, "batch_size": int(x.shape[0]), "kind": "train_step"}
+
+
+def forward_benchmark(
+    model: Layer, params, x, *, dtype: str = "float32", model_state=None, **options
+) -> dict[str, Any]:
+    """Time the forward pass ``model.apply(params, x)`` in evaluation mode.
+
+    Args:
+        model: the model.
+        params: its parameters (cast to ``dtype``).
+        x: a batch of inputs ``[B, ...]`` (cast to ``dtype`` if floating).
+        dtype: the dtype of the computation.
+        model_state: the model's state, for models with batch statistics.
+        **options: passed to ``benchmark``.
+
+    Returns:
+        The ``benchmark`` result plus ``param_count``, ``out_shape``, ``batch_size`` and
+        ``kind="forward"``.
+    """
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(dtype)
+    params = cast_floats(params, dtype)
+    in_shape = tuple(x.shape[1:])
+    model_state = model.init_state(in_shape) if model_state is None else model_state
+
+    def forward(p, s, batch):
+        return model.apply_with_state(p, s, batch)[0]
+
+    facts = _model_facts(model, params, in_shape, x.dtype)
+    result = benchmark(
+        forward, params, model_state, x, samples_per_call=x.shape[0], dtype=dtype, **options
+    )
+    return {**result, **facts, "batch_size": int(x.shape[0]), "kind": "forward"}

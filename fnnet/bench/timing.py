@@ -1,0 +1,185 @@
+"""Timing a jitted computation honestly: compile apart, warm-up, synchronised timed blocks.
+
+``benchmark`` compiles ahead of time (``jit(fn).lower(*args).compile()``), so compile time is
+measured on its own and never leaks into the step time; it then runs the compiled executable
+``warmup`` times, and times ``repeats`` blocks of ``number`` calls, each block ended by
+``jax.block_until_ready`` on the last output (JAX dispatches asynchronously: without the
+synchronisation one would time only the dispatch). With ``carry=True`` the first output is fed back
+as the first argument, the way a train step threads its state, which also lets a step donate its
+input buffers.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from fnnet.bench.device import environment, memory_analysis
+
+__all__ = ["benchmark", "cost_analysis", "summarize", "time_blocks"]
+
+
+def summarize(seconds: list[float], samples_per_call: int | None = None) -> dict[str, Any]:
+    """Median, min, max and mean of per-call times (and samples/s when the batch size is known).
+
+    Args:
+        seconds: one per-call time per timed block, in seconds.
+        samples_per_call: examples processed by one call (the batch size), if meaningful.
+
+    Returns:
+        ``{"median_s", "min_s", "max_s", "mean_s", "samples_s": [...]}`` plus
+        ``"samples_per_second"`` (from the median) when ``samples_per_call`` is given.
+    """
+    if not seconds:
+        raise ValueError("summarize: no timings given")
+    out = {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "mean_s": statistics.fmean(seconds),
+        "samples_s": list(seconds),
+    }
+    if samples_per_call is not None:
+        out["samples_per_second"] = samples_per_call / out["median_s"]
+    return out
+
+
+def time_blocks(
+    call: Callable[[], Any],
+    sync: Callable[[Any], Any] = jax.block_until_ready,
+    *,
+    warmup: int = 3,
+    number: int = 10,
+    repeats: int = 5,
+) -> list[float]:
+    """Per-call seconds of ``call`` over ``repeats`` timed blocks of ``number`` calls.
+
+    Works for any framework: ``sync(last_output)`` must wait until the work is done (for PyTorch
+    on a GPU, ``torch.cuda.synchronize``; on a CPU, reading the loss with ``.item()``).
+
+    Args:
+        call: a function of no arguments doing one unit of work (one train step); it may keep
+            state in a closure.
+        sync: waits for ``call``'s output to be computed.
+        warmup: untimed calls first (caches, allocator, CPU frequency).
+        number: calls per timed block (amortises the synchronisation).
+        repeats: timed blocks.
+
+    Returns:
+        ``repeats`` per-call times in seconds.
+    """
+    if warmup < 0 or number < 1 or repeats < 1:
+        raise ValueError(
+            "time_blocks: need warmup >= 0, number >= 1, repeats >= 1, "
+            f"got {warmup}, {number}, {repeats}"
+        )
+    out = None
+    for _ in range(warmup):
+        out = call()
+    if out is not None:
+        sync(out)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(number):
+            out = call()
+        sync(out)
+        seconds.append((time.perf_counter() - started) / number)
+    return seconds
+
+
+def cost_analysis(compiled) -> dict[str, float | None]:
+    """FLOPs, bytes accessed and transcendentals from XLA's cost analysis of a compiled computation.
+
+    Args:
+        compiled: a ``jax.stages.Compiled`` (``jax.jit(f).lower(*args).compile()``).
+
+    Returns:
+        ``{"flops", "bytes_accessed", "transcendentals"}``; None where the backend reports nothing.
+    """
+    try:
+        cost = compiled.cost_analysis()
+    except Exception:  # some backends do not implement it
+        cost = None
+    if isinstance(cost, list | tuple):  # older JAX: one dict per computation
+        cost = cost[0] if cost else None
+    cost = cost or {}
+
+    def get(name):
+        value = cost.get(name)
+        return None if value is None or value < 0 else float(value)
+
+    return {
+        "flops": get("flops"),
+        "bytes_accessed": get("bytes accessed"),
+        "transcendentals": get("transcendentals"),
+    }
+
+
+def benchmark(
+    fn: Callable,
+    *args,
+    carry: bool = False,
+    warmup: int = 3,
+    number: int = 10,
+    repeats: int = 5,
+    samples_per_call: int | None = None,
+    ceiling: dict | None = None,
+    name: str | None = None,
+    dtype: str | None = None,
+) -> dict[str, Any]:
+    """Time a JAX function: compile time, step time statistics, FLOPs, memory and the environment.
+
+    Args:
+        fn: a function of arrays/pytrees, jitted or not (a ``jax.jit`` object keeps its donation).
+        *args: its arguments.
+        carry: feed the first output back as the first argument (a train step ``state -> state``);
+            required if ``fn`` donates its first argument.
+        warmup: untimed calls after compiling.
+        number: calls per timed block.
+        repeats: timed blocks; statistics are over blocks.
+        samples_per_call: the batch size, for samples/s.
+        ceiling: a ``matmul_ceiling`` result of the same device and dtype, for the fraction of it
+            reached.
+        name: a label stored in the result.
+        dtype: the dtype label stored in the result (e.g. ``"float32"``).
+
+    Returns:
+        A JSON-serialisable dict: ``name``, ``dtype``, ``lower_s`` and ``compile_s``, the
+        ``summarize`` statistics, ``flops``, ``bytes_accessed``, ``flops_per_second`` (achieved,
+        from the median), ``fraction_of_ceiling``, ``memory`` and ``environment``.
+    """
+    jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
+    started = time.perf_counter()
+    lowered = jitted.lower(*args)
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile()
+    compiled_at = time.perf_counter()
+
+    state = list(args)
+
+    def call():
+        out = compiled(*state)
+        if carry:
+            state[0] = out[0]
+        return out
+
+    seconds = time_blocks(call, warmup=warmup, number=number, repeats=repeats)
+    result: dict[str, Any] = {"name": name, "dtype": dtype}
+    result["lower_s"] = lowered_at - started
+    result["compile_s"] = compiled_at - lowered_at
+    result.update(summarize(seconds, samples_per_call))
+    result.update(cost_analysis(compiled))
+    flops = result["flops"]
+    result["flops_per_second"] = None if flops is None else flops / result["median_s"]
+    result["fraction_of_ceiling"] = None
+    if ceiling is not None and result["flops_per_second"] is not None:
+        result["fraction_of_ceiling"] = result["flops_per_second"] / ceiling["flops_per_second"]
+        result["ceiling_flops_per_second"] = ceiling["flops_per_second"]
+    result["memory"] = memory_analysis(compiled)
+    result["environment"] = environment(dtype)
+    return result

@@ -1,0 +1,112 @@
+"""The benchmark suite's harness: peers agree with each other, parity excludes, quick mode runs."""
+
+import json
+import pathlib
+import sys
+
+import jax
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import harness  # noqa: E402
+import peers  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
+
+# The architectures' parameter counts, from their definitions (independent of every framework).
+EXPECTED = {
+    "mlp": 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10,
+    "cnn": 3 * 3 * 1 * 32 + 32 + 3 * 3 * 32 * 64 + 64 + 7 * 7 * 64 * 128 + 128 + 128 * 10 + 10,
+    "lstm": 4 * 128 * (32 + 128) + 4 * 128 + 128 * 10 + 10,  # one bias per gate
+    "gru": 3 * 128 * (32 + 128) + 2 * 3 * 128 + 128 * 10 + 10,  # PyTorch's input and hidden biases
+}
+
+
+@pytest.fixture(autouse=True)
+def _peers_broadcast_implicitly():
+    """Flax, Haiku, Equinox (and the hand-written peer, written like them) add biases by implicit
+    rank promotion, which conftest makes an error for fnnet's own code."""
+    with jax.numpy_rank_promotion("allow"):
+        yield
+
+
+@pytest.mark.parametrize("framework", ["jax", "flax", "haiku", "equinox", "torch"])
+@pytest.mark.parametrize("model", peers.MODELS)
+def test_every_peer_has_the_architectures_parameter_count(framework, model):
+    built = peers.build(framework, peers.Spec(model, "float32", 4, 5), abstract=True)
+    assert built.param_count == EXPECTED[model]
+    assert built.out_shape == (10,)
+
+
+def test_fnnet_mlp_matches_and_missing_layers_are_skipped_with_a_note():
+    assert peers.build("fnnet", peers.Spec("mlp"), abstract=True).param_count == EXPECTED["mlp"]
+    try:
+        peers.build("fnnet", peers.Spec("cnn"), abstract=True)
+    except peers.Skipped as err:
+        assert "lacks a layer" in str(err)
+
+
+def test_spec_rejects_unknown_model_and_dtype():
+    with pytest.raises(ValueError, match="model must be one of"):
+        peers.Spec("resnet")
+    with pytest.raises(ValueError, match="dtype must be"):
+        peers.Spec("mlp", "float16")
+
+
+def test_parity_excludes_a_peer_whose_model_differs(monkeypatch):
+    real = peers.build
+
+    def fake(framework, spec, abstract=False):
+        built = real(framework, spec, abstract)
+        if framework == "haiku":
+            built.param_count += 1
+        return built
+
+    monkeypatch.setattr(peers, "build", fake)
+    keep, notes = harness.parity(["fnnet", "jax", "haiku"], [peers.Spec("mlp")], lambda *a: None)
+    assert sorted(keep) == ["fnnet", "jax"]
+    assert any(n.startswith("excluded haiku mlp/float32/b128") for n in notes)
+
+
+def test_aggregate_takes_the_median_over_rounds_and_the_ceiling_fraction():
+    base = {"model": "mlp", "dtype": "float32", "batch": 8, "seq_len": 100, "min_s": 0, "max_s": 1}
+    rows = [
+        {"framework": "ceiling", "dtype": "float32", "flops_per_second": 100.0},
+        {"framework": "ceiling", "dtype": "float32", "flops_per_second": 300.0},
+        {**base, "framework": "jax", "median_s": 1.0, "flops": 50.0},
+        {**base, "framework": "jax", "median_s": 3.0, "flops": 50.0},
+        {**base, "framework": "jax", "median_s": 2.0, "flops": 50.0},
+        {**base, "framework": "torch", "median_s": 4.0},
+    ]
+    table = {r["framework"]: r for r in harness.aggregate(rows)}
+    assert table["jax"]["median_s"] == 2.0 and table["jax"]["rounds"] == [1.0, 3.0, 2.0]
+    assert table["jax"]["fraction_of_ceiling"] == pytest.approx(50.0 / 2.0 / 200.0)
+    assert table["torch"]["fraction_of_ceiling"] == pytest.approx(50.0 / 4.0 / 200.0)
+
+
+def test_quick_run_of_two_frameworks_writes_json_and_report(tmp_path):
+    argv = ["--quick", "--models", "mlp", "--frameworks", "fnnet,jax", "--quiet"]
+    result = run.main([*argv, "--out-dir", str(tmp_path)])
+    saved = json.loads(pathlib.Path(result["path"]).read_text())
+    names = {(r["framework"], r["model"]) for r in saved["table"]}
+    assert names == {("fnnet", "mlp"), ("jax", "mlp")}
+    assert [c["dtype"] for c in saved["ceilings"]] == ["float32"]
+    assert all(r["fraction_of_ceiling"] > 0 for r in saved["table"])
+    assert saved["machine"]["platform"] and not [n for n in saved["notes"] if "error" in n]
+    out = report.main(
+        [result["path"], "--out", str(tmp_path / "R.md"), "--figures", str(tmp_path), "--quiet"]
+    )
+    text = pathlib.Path(out["out"]).read_text()
+    assert "| mlp | float32 | 8 |" in text and "fnnet / jax" in text
+    assert len(out["figures"]) == 3 and all(
+        pathlib.Path(p).stat().st_size > 0 for p in out["figures"]
+    )
+
+
+@pytest.mark.slow
+def test_full_quick_mode_runs_every_framework(tmp_path):
+    result = run.main(["--quick", "--quiet", "--out-dir", str(tmp_path)])
+    assert not [n for n in result["notes"] if n.startswith(("error", "excluded"))]
+    assert {r["framework"] for r in result["table"]} >= {"jax", "flax", "haiku", "equinox", "torch"}
