@@ -48,9 +48,7 @@ def step_overhead(rounds: int) -> dict:
 
     out = {"ceiling": bench.matmul_ceiling("float32")}
     for batch in STEP_BATCHES:
-        entries = {
-            fw: peers.build(fw, peers.Spec("mlp", "float32", batch)) for fw in ("fnnet", "jax")
-        }
+        entries = {fw: peers.build(fw, peers.Spec("mlp", "float32", batch)) for fw in ("fnnet", "jax")}
         runners, flops = {}, {}
         for fw, b in entries.items():
             compiled = b.step.lower(*b.args).compile()

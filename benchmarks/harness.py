@@ -35,16 +35,12 @@ def parity(frameworks, specs, say) -> tuple[dict, list[str]]:
             notes.append(f"{spec.label()}: no reference model (fnnet or jax) to check against")
             continue
         if ref != "fnnet":
-            notes.append(
-                f"{spec.label()}: parity checked against hand-written JAX (no fnnet model)"
-            )
+            notes.append(f"{spec.label()}: parity checked against hand-written JAX (no fnnet model)")
         for fw, facts in built.items():
             if facts == built[ref]:
                 keep.setdefault(fw, []).append(spec)
             else:
-                notes.append(
-                    f"excluded {fw} {spec.label()}: params/output {facts} != {ref}'s {built[ref]}"
-                )
+                notes.append(f"excluded {fw} {spec.label()}: params/output {facts} != {ref}'s {built[ref]}")
         say(
             f"parity {spec.label()}: {ref} {built[ref]}, "
             f"agreeing: {sorted(f for f in built if built[f] == built[ref])}"
@@ -62,9 +58,7 @@ def worker(args) -> None:
     rows, opts = [], job["options"]
     if args.worker == "ceiling":
         for dtype in job["dtypes"]:
-            rows.append(
-                {"framework": "ceiling", **bench.matmul_ceiling(dtype, job["ceiling_size"])}
-            )
+            rows.append({"framework": "ceiling", **bench.matmul_ceiling(dtype, job["ceiling_size"])})
     else:
         import peers
 
@@ -79,9 +73,7 @@ def worker(args) -> None:
             try:
                 b = peers.build(args.worker, spec)
                 if b.step is not None:
-                    timed = bench.benchmark(
-                        b.step, *b.args, carry=True, samples_per_call=spec.batch, **opts
-                    )
+                    timed = bench.benchmark(b.step, *b.args, carry=True, samples_per_call=spec.batch, **opts)
                 else:
                     seconds = bench.time_blocks(b.call, b.sync, **opts)
                     timed = {**bench.summarize(seconds, spec.batch), "environment": env}
@@ -97,18 +89,14 @@ def spawn(name, job, args, folder) -> list[dict]:
     job_path = pathlib.Path(folder) / f"{name}-{time.monotonic_ns()}.json"
     job["output"] = str(job_path.with_suffix(".out.json"))
     job_path.write_text(json.dumps(job))
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(args.threads)
     cmd = [sys.executable, str(RUN), "--worker", name, "--job", str(job_path)]
     cmd += ["--threads", str(args.threads)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        return [
-            {"framework": name, "error": f"worker exited {done.returncode}: {done.stderr[-2000:]}"}
-        ]
+        return [{"framework": name, "error": f"worker exited {done.returncode}: {done.stderr[-2000:]}"}]
     return json.loads(pathlib.Path(job["output"]).read_text())
 
 

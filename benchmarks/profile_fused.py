@@ -1,4 +1,4 @@
-"""What limits fit's fused epoch: the copies XLA inserts into the scan's loop body, per variant.
+"""What limits fit's fused epoch: the copies XLA inserts into the epoch's loop body, per variant.
 
     PYTHONPATH=. python benchmarks/profile_fused.py
 
@@ -26,7 +26,9 @@ for path in (ROOT, ROOT / "benchmarks"):
 
 # ---- defaults ---------------------------------------------------------------------------------
 BATCH, STEPS, ROUNDS = 8, 200, 5  # MLP batch, steps per epoch, interleaved rounds
-VARIANTS = ("fnnet", "where", "cond", "none")  # how the step gates its update on a finite loss
+# How the step guards against a non-finite loss: fnnet's (zero the gradient, gate the update), a
+# jnp.where or lax.cond selecting between the whole old and new states, or no guard at all.
+VARIANTS = ("fnnet", "where", "cond", "none")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,20 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def gated_step(net, loss, opt, mode):
-    """The train step with its update gated by ``where`` (as fnnet), ``cond``, or not at all."""
+    """The train step with its update gated by a whole-state ``where``, ``cond``, or not at all."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from fnnet.train import TrainState
 
-    def step(state, batch, allow=True):
+    def step(state, batch):
         xb, yb = batch
         key, _ = jax.random.split(state.key)
         value, grads = jax.value_and_grad(lambda p: loss(net.apply(p, xb), yb))(state.params)
         updates, opt_state = opt.update(grads, state.opt_state, state.params)
         finite = jnp.isfinite(value)
-        ok = finite & allow
+        ok = finite
         if mode == "where":
             keep = functools.partial(jax.tree.map, lambda n, o: jnp.where(ok, n, o))
             params = keep(optax.apply_updates(state.params, updates), state.params)
@@ -99,7 +101,7 @@ def main(argv=None) -> dict:
         holder = [state]
 
         def run(compiled=compiled, holder=holder):
-            holder[0], logs = compiled(holder[0], x, y, jax.random.key(1), STEPS)
+            holder[0], logs, _ = compiled(holder[0], x, y, jax.random.key(1), STEPS)
             return jax.block_until_ready(logs)
 
         runners[mode] = run

@@ -45,24 +45,17 @@ def table(run: dict) -> str:
     head = ["model", "dtype", "batch", "T", *frameworks, "fnnet / jax", "jax: % of ceiling"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     models = {"mlp": 0, "cnn": 1, "lstm": 2, "gru": 3}
-    for config in sorted(
-        {c for c, _ in cells}, key=lambda c: (models[c[0]], c[1], c[2], c[3] or 0)
-    ):
+    for config in sorted({c for c, _ in cells}, key=lambda c: (models[c[0]], c[1], c[2], c[3] or 0)):
         times = {f: cells.get((config, f)) for f in frameworks}
         best = min(t for t in times.values() if t is not None)
-        shown = [
-            "—" if t is None else (f"**{t:.3g}**" if t == best else f"{t:.3g}")
-            for t in times.values()
-        ]
+        shown = ["—" if t is None else (f"**{t:.3g}**" if t == best else f"{t:.3g}") for t in times.values()]
         ratio = "—"
         if times.get("fnnet") and times.get("jax"):
             ratio = f"{times['fnnet'] / times['jax']:.2f}×"
         frac = f"{100 * fraction[config]:.0f}%" if config in fraction else "—"
         model, dtype, batch, seq = config
         lines.append(
-            "| "
-            + " | ".join([model, dtype, str(batch), str(seq or ""), *shown, ratio, frac])
-            + " |"
+            "| " + " | ".join([model, dtype, str(batch), str(seq or ""), *shown, ratio, frac]) + " |"
         )
     return "\n".join(lines)
 
@@ -124,8 +117,7 @@ def section(run: dict, source: str, figures: list[pathlib.Path], out: pathlib.Pa
     """One run's part of RESULTS.md: machine, command, ceilings, notes, table and charts."""
     m = run["machine"]
     ceilings = ", ".join(
-        f"{c['dtype']} {c['size']}³: {c['flops_per_second'] / 1e9:.0f} GFLOP/s"
-        for c in run["ceilings"]
+        f"{c['dtype']} {c['size']}³: {c['flops_per_second'] / 1e9:.0f} GFLOP/s" for c in run["ceilings"]
     )
     parts = [
         f"## {m['device_kind']} ({m['platform']}), {m['cpu']}, {m['cpu_count']} CPUs",

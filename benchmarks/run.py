@@ -53,13 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", default=FRAMEWORKS)
     parser.add_argument("--models", default=MODELS)
-    parser.add_argument(
-        "--dtypes", default=None, help=f"default {DTYPES} ({QUICK['dtypes']} with --quick)"
-    )
+    parser.add_argument("--dtypes", default=None, help=f"default {DTYPES} ({QUICK['dtypes']} with --quick)")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument(
-        "--threads", type=int, default=os.cpu_count(), help="CPU threads per process"
-    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads per process")
     parser.add_argument("--quick", action="store_true", help="a tiny grid to check the harness")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--quiet", action="store_true")
@@ -101,9 +97,7 @@ def main(argv=None) -> dict:
     rounds = args.rounds or (QUICK["rounds"] if args.quick else ROUNDS)
     keys = ("warmup", "number", "repeats")
     options = (
-        {k: QUICK[k] for k in keys}
-        if args.quick
-        else dict(zip(keys, (WARMUP, NUMBER, REPEATS), strict=True))
+        {k: QUICK[k] for k in keys} if args.quick else dict(zip(keys, (WARMUP, NUMBER, REPEATS), strict=True))
     )
     dtypes = sorted({s.dtype for s in specs})
     ceiling = {
@@ -138,9 +132,7 @@ def main(argv=None) -> dict:
             "hostname": platform.node(),
             "threads_per_process": args.threads,
         },
-        "command": " ".join(
-            ["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick,
         "rounds": rounds,
         "options": options,

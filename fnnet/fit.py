@@ -109,25 +109,37 @@ def _validate(model, loss, x, y, batch_size, in_shape, params):
 
 
 def _make_epoch_fn(step, batch_size, steps_per_epoch, tol):
-    """One jitted dispatch per epoch: gather each minibatch on the device inside a scan."""
+    """One jitted dispatch per epoch: a while loop gathering each minibatch on the device.
+
+    The loop runs until ``limit`` steps are done, the loss is non-finite, or (with ``tol``) the
+    update's size falls below ``tol`` -- exactly where the per-step loop stops -- and returns the
+    state, the per-step logs ``[S]`` (valid up to the step count) and that count.
+    """
 
     def epoch(state, x, y, perm_key, limit):
         perm = jax.random.permutation(perm_key, x.shape[0])[: steps_per_epoch * batch_size]
         perm = perm.reshape(steps_per_epoch, batch_size)  # [S, B]
+        first = (x[perm[0]], y[perm[0]])
+        shapes = jax.eval_shape(step, state, first)[1]
+        logs = jax.tree.map(lambda s: jnp.zeros((steps_per_epoch, *s.shape), s.dtype), shapes)
 
-        def body(carry, inputs):
-            state, halted = carry
-            index, rows = inputs
-            allow = jnp.logical_and(jnp.logical_not(halted), index < limit)
-            state, logs = step(state, (x[rows], y[rows]), allow)
-            stop = jnp.logical_not(logs["finite"]) | (index + 1 >= limit)
+        def running(carry):
+            index, _, stopped, _ = carry
+            return jnp.logical_and(index < limit, jnp.logical_not(stopped))
+
+        def body(carry):
+            index, state, _, logs = carry
+            rows = perm[index]
+            state, out = step(state, (x[rows], y[rows]))
+            stop = jnp.logical_not(out["finite"])
             if tol is not None:
-                stop = stop | (logs["update_norm"] < tol)
-            logs["ran"] = allow
-            return (state, halted | (allow & stop)), logs
+                stop = stop | (out["update_norm"] < tol)
+            logs = jax.tree.map(lambda buf, v: buf.at[index].set(v), logs, out)
+            return index + 1, state, stop, logs
 
-        (state, _), logs = jax.lax.scan(body, (state, jnp.array(False)), (jnp.arange(steps_per_epoch), perm))
-        return state, logs
+        carry = (jnp.zeros((), jnp.int32), state, jnp.array(False), logs)
+        taken, state, _, logs = jax.lax.while_loop(running, body, carry)
+        return state, logs, taken
 
     return jax.jit(epoch, donate_argnums=0)
 
@@ -193,7 +205,7 @@ def fit(
         run_epoch = _make_epoch_fn(step, batch_size, steps_per_epoch, tol)
         xd, yd = jnp.asarray(x), jnp.asarray(y)
     else:
-        train_step = jax.jit(lambda s, b: step(s, b), donate_argnums=0)
+        train_step = jax.jit(step, donate_argnums=0)
 
     history: dict[str, list[float]] = {}
     best, best_state, waited = math.inf, None, 0
@@ -206,10 +218,9 @@ def fit(
         epoch_key = jax.random.fold_in(shuffle_key, epoch)
         limit = steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps - total)
         if fused:
-            state, logs = run_epoch(state, xd, yd, epoch_key, limit)
-            logs = jax.device_get(logs)
-            ran = logs.pop("ran")
-            logs = {name: values[ran] for name, values in logs.items()}
+            state, logs, taken = run_epoch(state, xd, yd, epoch_key, limit)
+            taken = int(taken)
+            logs = {name: values[:taken] for name, values in jax.device_get(logs).items()}
         else:
             perm = np.asarray(jax.random.permutation(epoch_key, len(x)))
             rows_per_step = []

@@ -53,9 +53,7 @@ def test_benchmark_threads_the_carry_and_donation_is_safe():
         return state + 1, x * 2
 
     step = jax.jit(step, donate_argnums=0)
-    result = bench.benchmark(
-        step, jnp.int32(0), jnp.ones(3), carry=True, warmup=1, number=2, repeats=3
-    )
+    result = bench.benchmark(step, jnp.int32(0), jnp.ones(3), carry=True, warmup=1, number=2, repeats=3)
     jax.effects_barrier()
     assert seen == list(range(1 + 2 * 3))
     assert len(result["samples_s"]) == 3

@@ -94,9 +94,7 @@ def jax_count(params) -> int:
     return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
 
 
-def jax_built(
-    apply: Callable, init: Callable, spec: Spec, note: str = "", abstract: bool = False
-) -> Built:
+def jax_built(apply: Callable, init: Callable, spec: Spec, note: str = "", abstract: bool = False) -> Built:
     """The standard hand-written JAX train step around ``apply(params, x) -> logits``.
 
     Adam (optax) and softmax cross-entropy in float32; the state ``(params, opt_state)`` is donated.

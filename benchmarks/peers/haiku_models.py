@@ -43,6 +43,4 @@ def build(spec: Spec, abstract: bool = False) -> Built:
     """The Haiku model and the standard JAX train step for ``spec`` (``abstract``: shapes only)."""
     net = hk.without_apply_rng(hk.transform(lambda x: _forward(spec.model, x)))
     x = jnp.zeros((1, *spec.in_shape))
-    return jax_built(
-        net.apply, lambda key: net.init(key, x), spec, note="dm-haiku", abstract=abstract
-    )
+    return jax_built(net.apply, lambda key: net.init(key, x), spec, note="dm-haiku", abstract=abstract)

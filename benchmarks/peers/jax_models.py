@@ -18,9 +18,7 @@ def _affine(p, x):
 
 
 def _conv(p, x):  # x: [B, H, W, C], w: [3, 3, C, O] (HWIO)
-    y = lax.conv_general_dilated(
-        x, p["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
+    y = lax.conv_general_dilated(x, p["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
     return y + p["b"]
 
 

@@ -87,9 +87,7 @@ def train_step_benchmark(
     )
     step = make_train_step(model, loss, optimizer)
     facts = _model_facts(model, state.params, tuple(x.shape[1:]), x.dtype)
-    result = benchmark(
-        step, state, (x, y), carry=True, samples_per_call=x.shape[0], dtype=dtype, **options
-    )
+    result = benchmark(step, state, (x, y), carry=True, samples_per_call=x.shape[0], dtype=dtype, **options)
     return {**result, **facts, "batch_size": int(x.shape[0]), "kind": "train_step"}
 
 
@@ -121,7 +119,5 @@ def forward_benchmark(
         return model.apply_with_state(p, s, batch)[0]
 
     facts = _model_facts(model, params, in_shape, x.dtype)
-    result = benchmark(
-        forward, params, model_state, x, samples_per_call=x.shape[0], dtype=dtype, **options
-    )
+    result = benchmark(forward, params, model_state, x, samples_per_call=x.shape[0], dtype=dtype, **options)
     return {**result, **facts, "batch_size": int(x.shape[0]), "kind": "forward"}

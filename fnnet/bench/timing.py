@@ -74,8 +74,7 @@ def time_blocks(
     """
     if warmup < 0 or number < 1 or repeats < 1:
         raise ValueError(
-            "time_blocks: need warmup >= 0, number >= 1, repeats >= 1, "
-            f"got {warmup}, {number}, {repeats}"
+            f"time_blocks: need warmup >= 0, number >= 1, repeats >= 1, got {warmup}, {number}, {repeats}"
         )
     out = None
     for _ in range(warmup):
