@@ -25,7 +25,7 @@ from fnnet.activations import (
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
-from fnnet.layers import Dense, Perceptron
+from fnnet.layers import RNN, Dense, Embedding, GRUCell, LSTMCell, Perceptron, SimpleRNNCell
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
 from fnnet.train import (
@@ -42,16 +42,21 @@ __version__ = "0.1.0"
 __all__ = [
     "Dense",
     "EarlyStopping",
+    "Embedding",
     "FitResult",
+    "GRUCell",
+    "LSTMCell",
     "Lambda",
     "Layer",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RNN",
     "Residual",
     "Sequential",
     "ShapeError",
+    "SimpleRNNCell",
     "TrainState",
     "__version__",
     "activations",

@@ -154,7 +154,7 @@ class Orthogonal:
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), jnp.float32)
         q, r = jnp.linalg.qr(a)
-        q = q * jnp.sign(jnp.diag(r))  # makes the distribution uniform (Mezzadri 2007)
+        q = q * jnp.sign(jnp.diag(r))[None, :]  # makes the distribution uniform (Mezzadri 2007)
         q = q if rows >= cols else q.T
         return (self.scale * q).reshape(shape).astype(dtype)
 
