@@ -5,7 +5,7 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, data, initializers, losses, metrics
+from fnnet import activations, data, initializers, losses, metrics, sampling
 from fnnet.activations import (
     argmax,
     elu,
@@ -81,6 +81,7 @@ __all__ = [
     "perceptron_rule",
     "predict",
     "relu",
+    "sampling",
     "sigmoid",
     "softmax",
     "softplus",
