@@ -1,4 +1,4 @@
-"""A character-level LSTM language model on tiny-shakespeare: validation bits per character, samples.
+"""A character-level LSTM language model on tiny-shakespeare: validation bits/character, samples.
 
 The corpus is split in time order (the first 90% for training, the rest for validation), cut into
 windows of ``--seq-len`` characters whose targets are the next characters. The training budget is

@@ -24,5 +24,9 @@ CASES = [
         (4, 2),
         training=True,
     ),
+    Case(
+        "rnn_lstm_fused_bi", fn.RNN(fn.LSTMCell(3), bidirectional=True, formulation="fused"), (4, 2)
+    ),
+    Case("rnn_gru_fused", fn.RNN(fn.GRUCell(3), formulation="fused"), (4, 2)),
     Case("embedding", fn.Embedding(6, 3), (4,), int_inputs=6),
 ]

@@ -13,7 +13,7 @@ from fnnet.convert_rnn import from_torch, to_torch
 
 TORCH = {fn.SimpleRNNCell: torch.nn.RNN, fn.LSTMCell: torch.nn.LSTM, fn.GRUCell: torch.nn.GRU}
 CELLS = [fn.SimpleRNNCell, fn.LSTMCell, fn.GRUCell]
-FORMULATIONS = ["concat", "split", "hoisted"]
+FORMULATIONS = ["concat", "split", "hoisted", "fused"]
 F, H, B, T = 3, 5, 4, 6
 
 
@@ -99,6 +99,10 @@ def _name(base, rnn, layer, direction):
 @pytest.mark.parametrize("formulation", FORMULATIONS)
 @pytest.mark.parametrize("cell_cls", CELLS)
 def test_every_formulation_matches_pytorch_with_lengths(cell_cls, formulation):
+    if formulation == "fused" and cell_cls is fn.SimpleRNNCell:
+        with pytest.raises(ValueError, match="'fused' is not available for SimpleRNNCell"):
+            fn.RNN(cell_cls(H), formulation=formulation)
+        return
     module, rnn, params = _setup(cell_cls, 1, True, formulation)
     x = np.random.default_rng(2).normal(size=(B, T, F)).astype(np.float32)
     lengths = np.array([3, T, 1, 5])

@@ -31,8 +31,9 @@ import jax.numpy as jnp
 
 from fnnet import activations, initializers
 from fnnet.core import add_trailing
+from fnnet.layers import fused
 
-FORMULATIONS = ("concat", "split", "hoisted")
+FORMULATIONS = ("concat", "split", "hoisted", "fused")
 
 
 def _matmul_bias(x, w, b):
@@ -154,6 +155,17 @@ class LSTMCell(_Cell):
 
     num_gates = 4
     carry_names = ("h", "c")
+    default_formulation = "fused"  # fastest measured on CPU (benchmarks/rnn_formulations.py)
+
+    def fused_scan(self, params, carry, xs, mask, unroll=1):
+        """The whole sequence ``xs: [T, B, F]`` with a hand-written backward (``layers.fused``).
+
+        Returns:
+            ``(ys [T, B, H], carry)``.
+        """
+        w = (params["input_kernel"], params["recurrent_kernel"], params["bias"])
+        ys, h, c = fused.lstm_scan(*w, xs, carry["h"], carry["c"], mask, unroll)
+        return ys, {"h": h, "c": c}
 
     def init(self, key, input_size):
         params = super().init(key, input_size)
@@ -190,7 +202,22 @@ class GRUCell(_Cell):
     """
 
     num_gates = 3
-    default_formulation = "split"
+    default_formulation = "fused"  # fastest measured on CPU (benchmarks/rnn_formulations.py)
+
+    def fused_scan(self, params, carry, xs, mask, unroll=1):
+        """The whole sequence ``xs: [T, B, F]`` with a hand-written backward (``layers.fused``).
+
+        Returns:
+            ``(ys [T, B, H], carry)``.
+        """
+        w = (
+            params["input_kernel"],
+            params["recurrent_kernel"],
+            params["bias"],
+            params["recurrent_bias"],
+        )
+        ys, h = fused.gru_scan(*w, xs, carry["h"], mask, unroll)
+        return ys, {"h": h}
 
     def init(self, key, input_size):
         params = super().init(key, input_size)

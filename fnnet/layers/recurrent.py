@@ -57,9 +57,11 @@ class RNN(Layer):
             passed to ``apply`` overrides either.
         unroll: the ``lax.scan`` unroll factor (does not change results).
         formulation: how a step is computed: ``"concat"`` (one ``[x, h] @ W`` per step),
-            ``"split"`` (``x @ W_x + h @ W_h`` per step) or ``"hoisted"`` (``x @ W_x`` for all steps
-            before the scan); None picks the cell's default, the fastest measured on CPU
-            (``benchmarks/rnn_formulations.py``).
+            ``"split"`` (``x @ W_x + h @ W_h`` per step), ``"hoisted"`` (``x @ W_x`` for all steps
+            before the scan) or ``"fused"`` (LSTM and GRU: a hand-written backward pass, see
+            ``fnnet.layers.fused``); None picks the cell's default, the fastest measured on CPU
+            (``benchmarks/rnn_formulations.py``): ``"fused"`` for the LSTM and GRU, ``"concat"``
+            for the simple RNN.
 
     ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
@@ -113,6 +115,10 @@ class RNN(Layer):
             (
                 not (self.reverse and self.bidirectional),
                 "use bidirectional=True or reverse=True, not both",
+            ),
+            (
+                self.formulation != "fused" or hasattr(self.cell, "fused_scan"),
+                f"formulation 'fused' is not available for {type(self.cell).__name__}",
             ),
         ]
         for ok, message in checks:
@@ -220,6 +226,8 @@ class RNN(Layer):
         """One direction of one layer over ``xs: [T, B, F]``; returns ``(ys [T, B, H], carry)``."""
         cell = self.cell
         formulation = self.formulation or cell.default_formulation
+        if formulation == "fused":
+            return cell.fused_scan(params, carry, xs, mask, self.unroll)
         weights = cell.prepare(params, formulation)
         inputs = (
             cell.project(params, xs) if formulation == "hoisted" else xs
