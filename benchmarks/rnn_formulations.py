@@ -8,6 +8,7 @@ the median (and min) ms per step over rounds and the load average, and writes th
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind gru
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm --sweep 16 64 256 1024
+    PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm --breakdown
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def build_parser():
     parser.add_argument(
         "--only", nargs="*", default=None, help="substrings of variant names to keep"
     )
+    parser.add_argument("--breakdown", action="store_true", help="time forward and gradient apart")
     parser.add_argument("--out", default="outputs/rnn_formulations.json")
     return parser
 
@@ -80,6 +82,21 @@ def variants(kind, T, sweep=False):
         out["flax OptimizedLSTMCell"] = lambda: rnn_peers.flax_step(
             kind, BATCH, T, FEATURES, HIDDEN, True
         )
+    return out
+
+
+def breakdown(kind, T):
+    """Forward-only and gradient-only (no optimizer) builders of fnnet's formulations."""
+    cell = rnn_peers.fn.LSTMCell(HIDDEN) if kind == "lstm" else rnn_peers.fn.GRUCell(HIDDEN)
+    out = {}
+    for formulation in ("concat", "split", "hoisted", "fused"):
+        rnn = rnn_peers.fn.RNN(cell, return_sequences=False, formulation=formulation)
+        _, params = rnn.init(jax.random.key(0), (T, FEATURES))
+        loss = lambda p, x, rnn=rnn: rnn.apply(p, x).sum()  # noqa: E731
+        for label, f in (("forward", jax.jit(loss)), ("gradient", jax.jit(jax.grad(loss)))):
+            out[f"{formulation} {label}"] = lambda f=f, p=params: (
+                lambda x, y: jax.block_until_ready(f(p, x))
+            )
     return out
 
 
@@ -114,17 +131,19 @@ def main(argv=None) -> dict:
     results = {"kind": args.kind, "device": str(jax.devices()[0]), "load_before": os.getloadavg()}
     lengths = args.sweep or [LENGTH]
     for T in lengths:
-        builders = variants(args.kind, T, sweep=args.sweep is not None)
+        if args.breakdown:
+            builders = breakdown(args.kind, T)
+        else:
+            builders = variants(args.kind, T, sweep=args.sweep is not None)
         if args.only:
             builders = {k: v for k, v in builders.items() if any(s in k for s in args.only)}
         steps = max(1, args.steps * LENGTH // max(T, LENGTH)) if args.sweep else args.steps
         medians = measure(builders, T, args.rounds, steps)
         results[f"T={T}"] = medians
-        print(
-            f"{args.kind.upper()} B={BATCH} T={T} F={FEATURES} H={HIDDEN}: median ms per train step"
-        )
-        for name, ms in sorted(medians.items(), key=lambda kv: kv[1]):
-            print(f"  {name:36s} {ms:8.2f}")
+        print(f"{args.kind.upper()} B={BATCH} T={T} F={FEATURES} H={HIDDEN}: ms per step")
+        print(f"  {'variant':36s} {'median':>8s} {'min':>8s}")
+        for name, (median, low) in sorted(medians.items(), key=lambda kv: kv[1]):
+            print(f"  {name:36s} {median:8.2f} {low:8.2f}")
     results["load_after"] = os.getloadavg()
     print(f"load average before {results['load_before']}, after {results['load_after']}")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
