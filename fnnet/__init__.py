@@ -5,7 +5,7 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, bench, data, initializers, losses, metrics
+from fnnet import activations, bench, data, initializers, losses, metrics, sampling
 from fnnet.activations import (
     argmax,
     elu,
@@ -26,7 +26,7 @@ from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
 from fnnet.gradient_descent import GradientDescentResult, gradient_descent
-from fnnet.layers import Dense, Perceptron
+from fnnet.layers import RNN, Dense, Embedding, GRUCell, LSTMCell, Perceptron, SimpleRNNCell
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
 from fnnet.train import (
@@ -43,17 +43,22 @@ __version__ = "0.1.0"
 __all__ = [
     "Dense",
     "EarlyStopping",
+    "Embedding",
     "FitResult",
+    "GRUCell",
     "GradientDescentResult",
+    "LSTMCell",
     "Lambda",
     "Layer",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RNN",
     "Residual",
     "Sequential",
     "ShapeError",
+    "SimpleRNNCell",
     "TrainState",
     "__version__",
     "activations",
@@ -80,6 +85,7 @@ __all__ = [
     "perceptron_rule",
     "predict",
     "relu",
+    "sampling",
     "sigmoid",
     "softmax",
     "softplus",

@@ -2,6 +2,15 @@
 
 from fnnet.data.arrays import Standardizer, minibatches, train_test_split
 from fnnet.data.idx import IdxError, MnistData, default_data_dir, load_mnist, read_idx
+from fnnet.data.sequences import (
+    SERIES,
+    CharVocabulary,
+    language_model_windows,
+    load_series,
+    load_text,
+    sliding_windows,
+    time_ordered_split,
+)
 from fnnet.data.tabular import TABULAR_DATASETS, TabularData, load_tabular
 
 __all__ = [
@@ -16,4 +25,11 @@ __all__ = [
     "load_tabular",
     "minibatches",
     "train_test_split",
+    "SERIES",
+    "CharVocabulary",
+    "language_model_windows",
+    "load_series",
+    "load_text",
+    "sliding_windows",
+    "time_ordered_split",
 ]

@@ -1,0 +1,274 @@
+"""``RNN``: a recurrent cell run over ``[B, T, F]`` sequences with ``jax.lax.scan``.
+
+Stacking, bidirectional runs, variable lengths, given / zero / learned initial states and an unroll
+factor are options of one layer, so a padded batch of sequences needs no hand-written masking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.layers.cells import FORMULATIONS
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def reverse_in_time(xs: jax.Array, lengths: jax.Array | None) -> jax.Array:
+    """Reverse each sequence of ``xs: [T, B, ...]`` within its valid length (padding stays put).
+
+    Args:
+        xs: a time-major batch ``[T, B, ...]``.
+        lengths: ``[B]`` valid lengths, or None for full-length sequences.
+
+    Returns:
+        ``[T, B, ...]`` with ``out[t, b] = xs[lengths[b] - 1 - t, b]`` for ``t < lengths[b]``.
+    """
+    if lengths is None:
+        return jnp.flip(xs, axis=0)
+    t = jnp.arange(xs.shape[0])[:, None]  # [T, 1]
+    index = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # [T, B]
+    index = index.reshape(index.shape + (1,) * (xs.ndim - 2))
+    return jnp.take_along_axis(xs, index, axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RNN(Layer):
+    """Runs a recurrent cell over batch-major sequences ``[B, T, F]`` (any number of batch axes).
+
+    Args:
+        cell: a ``SimpleRNNCell``, ``LSTMCell`` or ``GRUCell`` (its ``hidden_size`` is ``H``).
+        return_sequences: return every step's output ``[..., T, D*H]``; if False, return the top
+            layer's final hidden state ``[..., D*H]`` (for a forward run, the output at each
+            sequence's last valid step; with ``bidirectional``, the backward direction's state after
+            reading the whole sequence).
+        num_layers: the number of stacked layers; layer ``k+1`` reads layer ``k``'s outputs.
+        bidirectional: also run each layer backwards in time; ``D = 2`` when ``merge="concat"``.
+        merge: how the two directions combine, ``"concat"`` (``[forward, backward]``) or ``"sum"``.
+        reverse: run a one-directional layer from the last valid step to the first.
+        dropout_rate: dropout on the outputs between stacked layers when training (needs a ``key``).
+        initial_state: ``"zero"`` or ``"learned"`` (a parameter per layer and direction); a state
+            passed to ``apply`` overrides either.
+        unroll: the ``lax.scan`` unroll factor (does not change results).
+        formulation: how a step is computed: ``"concat"`` (one ``[x, h] @ W`` per step),
+            ``"split"`` (``x @ W_x + h @ W_h`` per step), ``"hoisted"`` (``x @ W_x`` for all steps
+            before the scan) or ``"fused"`` (LSTM and GRU: a hand-written backward pass, see
+            ``fnnet.layers.fused``); None picks the cell's default, the fastest measured on CPU
+            (``benchmarks/rnn_formulations.py``): ``"fused"`` for the LSTM and GRU, ``"concat"``
+            for the simple RNN.
+
+    ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
+    ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
+    it, outputs past it are zero and the final state is the one at the last valid step.
+    ``initial_state`` has the layout of the final state ``run`` returns. ``run(...)`` returns
+    ``(outputs, final_state)`` where ``final_state = {name: [..., num_layers * D, H]}`` (``name`` in
+    ``h``, and ``c`` for the LSTM), ordered layer by layer, forward before backward, as PyTorch's
+    ``h_n`` but batch-major.
+
+    Params: ``{"0": {"forward": cell params, "backward": cell params}, "1": ...}`` per layer
+    (``"forward"`` only, or ``"backward"`` only when ``reverse``, without ``bidirectional``); with
+    ``initial_state="learned"`` each direction also holds ``"initial_state": {name: [H]}``.
+
+    Example:
+        >>> model = Sequential(RNN(LSTMCell(128), return_sequences=False), Dense(10))
+        >>> out_shape, params = model.init(jax.random.key(0), (100, 32))   # out_shape == (10,)
+    """
+
+    cell: object
+    return_sequences: bool = True
+    num_layers: int = 1
+    bidirectional: bool = False
+    merge: str = "concat"
+    reverse: bool = False
+    dropout_rate: float = 0.0
+    initial_state: str = "zero"
+    unroll: int = 1
+    formulation: str | None = None
+
+    def __post_init__(self):
+        if not hasattr(self.cell, "carry_names"):
+            raise TypeError(f"RNN: cell must be a recurrent cell such as LSTMCell(64), got {self.cell!r}")
+        checks = [
+            (
+                isinstance(self.num_layers, int) and self.num_layers >= 1,
+                "num_layers must be a positive int",
+            ),
+            (self.merge in ("concat", "sum"), "merge must be 'concat' or 'sum'"),
+            (0.0 <= self.dropout_rate < 1.0, "dropout_rate must be in [0, 1)"),
+            (
+                self.initial_state in ("zero", "learned"),
+                "initial_state must be 'zero' or 'learned'",
+            ),
+            (isinstance(self.unroll, int) and self.unroll >= 1, "unroll must be a positive int"),
+            (
+                self.formulation is None or self.formulation in FORMULATIONS,
+                f"formulation must be in {FORMULATIONS}",
+            ),
+            (
+                not (self.reverse and self.bidirectional),
+                "use bidirectional=True or reverse=True, not both",
+            ),
+            (
+                self.formulation != "fused" or hasattr(self.cell, "fused_scan"),
+                f"formulation 'fused' is not available for {type(self.cell).__name__}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"RNN: {message}; got {self!r}")
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The names of the directions each layer runs, as in the params."""
+        if self.bidirectional:
+            return ("forward", "backward")
+        return ("backward",) if self.reverse else ("forward",)
+
+    @property
+    def output_size(self) -> int:
+        """The size of the output's last axis, ``D * H``."""
+        H = self.cell.hidden_size
+        return 2 * H if self.bidirectional and self.merge == "concat" else H
+
+    def init(self, key, in_shape):
+        if len(in_shape) != 2:
+            raise ShapeError(self, f"expected a per-example sequence [T, F], got {format_shape(in_shape)}")
+        T, size = in_shape
+        params = {}
+        for layer in range(self.num_layers):
+            params[str(layer)] = {}
+            for d, name in enumerate(self.directions):
+                p = self.cell.init(jax.random.fold_in(key, 2 * layer + d), size)
+                if self.initial_state == "learned":
+                    p["initial_state"] = self.cell.zero_carry(())
+                params[str(layer)][name] = p
+            size = self.output_size
+        return ((T, self.output_size) if self.return_sequences else (self.output_size,)), params
+
+    def apply(self, params, x, *, key=None, training=False, lengths=None, initial_state=None):
+        return self.run(params, x, key=key, training=training, lengths=lengths, initial_state=initial_state)[
+            0
+        ]
+
+    def run(self, params, x, *, key=None, training=False, lengths=None, initial_state=None):
+        """Like ``apply`` but returns ``(outputs, final_state)`` (layouts in the class doc)."""
+        in_size = params["0"][self.directions[0]]["input_kernel"].shape[0]
+        if x.ndim < 2 or x.shape[-1] != in_size:
+            raise ShapeError(
+                self,
+                f"expected input of shape [..., T, {in_size}] (batch axes, time, features), "
+                f"got {format_shape(x.shape)}",
+            )
+        batch, T = tuple(x.shape[:-2]), x.shape[-2]
+        B = math.prod(batch)
+        xs = jnp.swapaxes(x.reshape(B, T, in_size), 0, 1)  # [T, B, F]
+        mask = None
+        if lengths is not None:
+            lengths = self._check_lengths(jnp.asarray(lengths), batch, T).reshape(B)
+            mask = jnp.arange(T)[:, None] < lengths[None, :]  # [T, B]
+        given = self._check_initial_state(initial_state, batch, B)
+        if training and self.dropout_rate > 0 and self.num_layers > 1 and key is None:
+            raise ValueError(f"{self!r}: dropout between layers needs a key when training")
+
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d, name in enumerate(self.directions):
+                p = params[str(layer)][name]
+                if given is not None:
+                    carry = {n: a[:, layer * len(self.directions) + d] for n, a in given.items()}
+                elif self.initial_state == "learned":
+                    carry = {
+                        n: jnp.broadcast_to(v.astype(xs.dtype), (B, v.shape[0]))
+                        for n, v in p["initial_state"].items()
+                    }
+                else:
+                    carry = self.cell.zero_carry((B,), xs.dtype)
+                backward = name == "backward"
+                inputs = reverse_in_time(xs, lengths) if backward else xs
+                ys, carry = self._scan(p, carry, inputs, mask)
+                outs.append(reverse_in_time(ys, lengths) if backward else ys)
+                finals.append(carry)
+            xs = self._merge(outs)  # [T, B, D*H]
+            if training and self.dropout_rate > 0 and layer < self.num_layers - 1:
+                keep = jax.random.bernoulli(jax.random.fold_in(key, layer), 1 - self.dropout_rate, xs.shape)
+                xs = jnp.where(keep, xs / (1 - self.dropout_rate), 0)
+
+        final = {n: jnp.stack([f[n] for f in finals], axis=1) for n in self.cell.carry_names}  # [B, L*D, H]
+        if self.return_sequences:
+            y = jnp.swapaxes(xs, 0, 1).reshape(*batch, T, self.output_size)
+        else:
+            top = [finals[-len(self.directions) + d]["h"] for d in range(len(self.directions))]
+            y = self._merge(top).reshape(*batch, self.output_size)
+        final = {n: a.reshape(*batch, *a.shape[1:]) for n, a in final.items()}
+        return y, final
+
+    def _merge(self, outs):
+        if len(outs) == 1:
+            return outs[0]
+        return jnp.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
+
+    def _scan(self, params, carry, xs, mask):
+        """One direction of one layer over ``xs: [T, B, F]``; returns ``(ys [T, B, H], carry)``."""
+        cell = self.cell
+        formulation = self.formulation or cell.default_formulation
+        if formulation == "fused":
+            return cell.fused_scan(params, carry, xs, mask, self.unroll)
+        weights = cell.prepare(params, formulation)
+        inputs = cell.project(params, xs) if formulation == "hoisted" else xs  # [T, B, G*H] when hoisted
+
+        def body(carry, inp):
+            if mask is None:
+                return cell.step(weights, carry, inp, formulation)
+            x_t, m = inp
+            new, y = cell.step(weights, carry, x_t, formulation)
+            m = m[:, None]  # [B, 1]
+            new = {n: jnp.where(m, new[n], carry[n]) for n in new}
+            return new, jnp.where(m, y, 0)
+
+        scanned = inputs if mask is None else (inputs, mask)
+        carry, ys = jax.lax.scan(body, carry, scanned, unroll=self.unroll)
+        return ys, carry
+
+    def _check_lengths(self, lengths, batch, T):
+        if not jnp.issubdtype(lengths.dtype, jnp.integer):
+            raise ShapeError(self, f"lengths must be integers, got dtype {lengths.dtype}")
+        if tuple(lengths.shape) != batch:
+            raise ShapeError(
+                self,
+                f"lengths must have the batch shape {format_shape(batch)}, got {format_shape(lengths.shape)}",
+            )
+        if _is_concrete(lengths) and lengths.size and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+            raise ShapeError(
+                self,
+                f"lengths must be in 1..{T} (the sequence length), got values from "
+                f"{int(lengths.min())} to {int(lengths.max())}",
+            )
+        return lengths
+
+    def _check_initial_state(self, state, batch, B):
+        if state is None:
+            return None
+        H, LD = self.cell.hidden_size, self.num_layers * len(self.directions)
+        expected = (*batch, LD, H)
+        if not isinstance(state, dict) or set(state) != set(self.cell.carry_names):
+            raise ShapeError(
+                self,
+                f"initial_state must be a dict with keys {self.cell.carry_names}, got {type(state).__name__}",
+            )
+        out = {}
+        for n, a in state.items():
+            if tuple(a.shape) != expected:
+                raise ShapeError(
+                    self,
+                    f"initial_state[{n!r}] must have shape {format_shape(expected)}, "
+                    f"got {format_shape(a.shape)}",
+                )
+            out[n] = a.reshape(B, LD, H)
+        return out
