@@ -5,7 +5,18 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, data, initializers, losses, metrics
+from fnnet import (
+    activations,
+    checkpoint,
+    data,
+    initializers,
+    losses,
+    metrics,
+    parallel,
+    privacy,
+    progress,
+    zoo,
+)
 from fnnet.activations import (
     argmax,
     elu,
@@ -22,6 +33,7 @@ from fnnet.activations import (
     step,
     tanh,
 )
+from fnnet.checkpoint import CheckpointManager
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
@@ -40,6 +52,7 @@ from fnnet.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointManager",
     "Dense",
     "EarlyStopping",
     "FitResult",
@@ -57,6 +70,7 @@ __all__ = [
     "activations",
     "argmax",
     "as_layer",
+    "checkpoint",
     "data",
     "elu",
     "evaluate",
@@ -73,8 +87,11 @@ __all__ = [
     "make_step_fn",
     "make_train_step",
     "metrics",
+    "parallel",
     "perceptron_rule",
     "predict",
+    "privacy",
+    "progress",
     "relu",
     "sigmoid",
     "softmax",
@@ -82,4 +99,5 @@ __all__ = [
     "step",
     "summary",
     "tanh",
+    "zoo",
 ]
