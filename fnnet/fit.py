@@ -208,8 +208,9 @@ def fit(
     saver = fit_tools.Saver(checkpoint, checkpoint_every, model)
     state, history, total = saver.resume(state, steps_per_epoch) if resume else (state, {}, 0)
     start_epoch, skip = divmod(total, steps_per_epoch)
+    place = lambda batch: batch  # noqa: E731
     if data_parallel:
-        step, state, put = fit_tools.data_parallel(step, state, batch_size)
+        step, state, put, place = fit_tools.data_parallel(step, state, batch_size)
     if fused:
         run_epoch = _make_epoch_fn(step, batch_size, steps_per_epoch, tol)
         xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
@@ -236,7 +237,7 @@ def fit(
             rows_per_step = []
             for i in range(first, limit):
                 rows = perm[i * batch_size : (i + 1) * batch_size]
-                state, step_logs = train_step(state, (x[rows], y[rows]))
+                state, step_logs = train_step(state, place((x[rows], y[rows])))
                 step_logs = jax.device_get(step_logs)
                 rows_per_step.append(step_logs)
                 if progress is not None:

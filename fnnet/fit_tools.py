@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import jax
-
 from fnnet import parallel
 from fnnet.checkpoint import CheckpointManager
 from fnnet.progress import resolve as resolve_progress
@@ -74,7 +72,11 @@ class Saver:
 
 
 def data_parallel(step, state, batch_size: int):
-    """The step, state and an array placer for data-parallel training over all local devices."""
+    """``(step, state, put, put_batch)`` for data-parallel training over all devices.
+
+    ``put`` replicates an array on every device (the fused loop's data set); ``put_batch`` shards a
+    batch along its first axis (the per-step loop).
+    """
     mesh = parallel.data_mesh()
     n = mesh.devices.size
     if batch_size % n:
@@ -84,5 +86,6 @@ def data_parallel(step, state, batch_size: int):
     return (
         parallel.sharded_step(step, mesh),
         parallel.replicate(state, mesh),
-        (lambda a: parallel.replicate(jax.numpy.asarray(a), mesh)),
+        lambda a: parallel.replicate(a, mesh),
+        lambda batch: parallel.shard_batch(batch, mesh),
     )

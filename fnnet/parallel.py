@@ -24,13 +24,33 @@ def data_mesh(devices=None) -> Mesh:
     return Mesh(np.array(devices), (AXIS,))
 
 
+def _is_key(leaf) -> bool:
+    return isinstance(leaf, jax.Array) and jax.numpy.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _put(leaf, sharding):
+    # make_array_from_callback also builds arrays spanning other hosts' devices (multi-host): it
+    # takes from this host's copy of the global value (the same on every host) only its shards.
+    if _is_key(leaf):
+        data = _put(jax.random.key_data(leaf), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+    value = np.asarray(leaf)
+    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+
 def replicate(tree, mesh: Mesh):
-    """Place every array of ``tree`` on every device of ``mesh`` (a full copy each)."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    """Place every array of ``tree`` on every device of ``mesh`` (a full copy each).
+
+    Every host must pass the same values (as ``fit`` does: same data, same key).
+    """
+    sharding = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda leaf: _put(leaf, sharding), tree)
 
 
 def shard_batch(batch, mesh: Mesh):
     """Split every array of ``batch`` along its first axis across the mesh's devices.
+
+    Every host passes the same global batch and keeps only the rows of its own devices.
 
     Raises:
         ValueError: the first axis is not divisible by the number of devices.
@@ -42,7 +62,8 @@ def shard_batch(batch, mesh: Mesh):
                 f"data parallel: the batch size {leaf.shape[0]} must be divisible by the "
                 f"{n} devices"
             )
-    return jax.device_put(batch, NamedSharding(mesh, PartitionSpec(AXIS)))
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    return jax.tree.map(lambda leaf: _put(leaf, sharding), batch)
 
 
 def sharded_step(step, mesh: Mesh):
