@@ -1,12 +1,13 @@
 """Data-parallel fit over 8 forced host devices equals single-device training.
 
-``--xla_force_host_platform_device_count`` must be set before jax starts, so the comparisons run in a
-subprocess; it prints JSON that this test checks.
+``--xla_force_host_platform_device_count`` must be set before jax starts, so the comparisons run
+in a subprocess; it prints JSON that this test checks.
 """
 
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -84,3 +85,58 @@ def test_batches_are_split_across_devices(result):
 def test_indivisible_batches_get_clear_errors(result):
     assert "data_parallel needs batch_size divisible by the 8 devices, got 12" in result["error"]
     assert "batch size 6 must be divisible by the 8 devices" in result["batch_error"]
+
+
+@pytest.mark.slow
+def test_two_process_run_matches_single_device():
+    """Two processes joined by jax.distributed (gloo on CPU), 2 devices each, as on two hosts."""
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+    }
+    script = str(ROOT / "tests" / "multihost_run.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, script, f"localhost:{port}", "2", str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        results.append(json.loads(next(x for x in out.splitlines() if x.startswith("RESULT"))[6:]))
+    single = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", SINGLE],
+            env={**env, "XLA_FLAGS": ""},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout  # fmt: skip
+    )
+    assert [r["devices"] for r in results] == [4, 4]
+    for r in results:
+        np.testing.assert_allclose(r["loss"], single, rtol=1e-5)
+
+
+SINGLE = """
+import json, jax, numpy as np, optax, fnnet as fn
+rng = np.random.RandomState(0)
+x = rng.randn(256, 10).astype(np.float32)
+y = (x[:, :3].sum(1) > 0).astype(np.int32)
+model = fn.Sequential(fn.Dense(32), fn.tanh, fn.Dense(2))
+r = fn.fit(model, fn.losses.softmax_cross_entropy, optax.adam(1e-2), x, y,
+           key=jax.random.key(0), epochs=3, batch_size=32)
+print(json.dumps(r.history["loss"]))
+"""
