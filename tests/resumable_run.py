@@ -1,8 +1,9 @@
 """A training run for the kill-and-resume test: ``python resumable_run.py CKPT_DIR OUT [--slow S]``.
 
 Trains a small MLP with ``fit`` checkpointing every 7 steps (10 steps per epoch) into CKPT_DIR,
-resuming from it if it holds a checkpoint, then writes the final TrainState to OUT. ``--slow S``
-sleeps S seconds after every step so that the test can kill the process part-way.
+resuming from it if it holds a checkpoint, then writes the final TrainState to OUT. ``--pause-at S``
+stops for a long sleep once step S has run (for S=15: after the checkpoint of step 14 was written),
+so that the test can kill the process part-way through training.
 """
 
 import argparse
@@ -17,15 +18,17 @@ from fnnet.checkpoint import save_checkpoint
 from fnnet.progress import Progress
 
 
-class Sleep(Progress):
-    def __init__(self, seconds):
-        self.seconds = seconds
+class PauseAt(Progress):
+    def __init__(self, step):
+        self.pause_at, self.steps = step, 0
 
     def step(self, logs):
-        time.sleep(self.seconds)
+        self.steps += 1
+        if self.steps == self.pause_at:
+            time.sleep(600)
 
 
-def train(checkpoint_dir, slow=0.0):
+def train(checkpoint_dir, pause_at=0):
     """The run: 4 epochs of 10 steps, checkpointing every 7 steps into ``checkpoint_dir``."""
     rng = np.random.RandomState(0)
     x = rng.randn(80, 6).astype(np.float32)
@@ -42,7 +45,7 @@ def train(checkpoint_dir, slow=0.0):
         batch_size=8,
         checkpoint=checkpoint_dir,
         checkpoint_every=7,
-        progress=Sleep(slow),
+        progress=PauseAt(pause_at),
     )
 
 
@@ -50,9 +53,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint_dir")
     parser.add_argument("out")
-    parser.add_argument("--slow", type=float, default=0.0)
+    parser.add_argument("--pause-at", type=int, default=0)
     args = parser.parse_args()
-    result = train(args.checkpoint_dir, args.slow)
+    result = train(args.checkpoint_dir, args.pause_at)
     save_checkpoint(args.out, result.state, step=result.steps)
     print("done", result.steps, flush=True)
 

@@ -86,12 +86,12 @@ def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ckpt = tmp_path / "ckpt"
 
-    def run(ckpt_dir, out, slow=0.0):
-        cmd = [sys.executable, str(SCRIPT), str(ckpt_dir), str(out), "--slow", str(slow)]
+    def run(ckpt_dir, out, pause_at=0):
+        cmd = [sys.executable, str(SCRIPT), str(ckpt_dir), str(out), "--pause-at", str(pause_at)]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    victim = run(ckpt, tmp_path / "never.fnnet", slow=0.1)
-    deadline = time.monotonic() + 120
+    victim = run(ckpt, tmp_path / "never.fnnet", pause_at=15)  # sleeps after the save at 14
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline and victim.poll() is None:
         steps = CheckpointManager(ckpt).steps() if ckpt.is_dir() else []
         if steps and steps[-1] >= 14:
@@ -101,13 +101,12 @@ def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
     victim.wait()
     assert victim.returncode == -signal.SIGKILL, victim.stderr.read().decode()[-2000:]
     killed_at = CheckpointManager(ckpt).latest()
-    assert 14 <= killed_at < 40  # killed part-way (14, 21, 28, 35 are mid-epoch)
+    assert killed_at == 14  # killed part-way, in the middle of epoch 2
     assert not (tmp_path / "never.fnnet").exists()
 
     resumed = run(ckpt, tmp_path / "resumed.fnnet")
-    uninterrupted = RUN.train(
-        tmp_path / "fresh"
-    ).state  # the same run in this process, never interrupted
+    # the same run in this process, never interrupted
+    uninterrupted = RUN.train(tmp_path / "fresh").state
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err.decode()[-2000:]
     assert out.decode().strip() == "done 40"
