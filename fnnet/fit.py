@@ -180,16 +180,17 @@ def fit(
         fused: run each epoch as one ``lax.scan`` dispatch over device-resident data.
         on_nonfinite: ``"stop"`` (warn and return the last finite state) or ``"raise"``
             (NonFiniteLossError) when the loss becomes NaN or inf.
-        checkpoint: a folder or ``fnnet.checkpoint.CheckpointManager``: save the TrainState (and the
-            history) there at the end of every epoch, or every ``checkpoint_every`` steps, and at the end.
-        checkpoint_every: save every this many steps (the fused loop saves at the end of the epoch in
-            which a multiple is reached).
-        resume: start from the newest checkpoint in ``checkpoint`` if there is one, mid-epoch if need
-            be, with the same shuffling: a killed run resumed with the same ``key`` ends with exactly the
-            parameters of an uninterrupted run. (The early-stopping counters restart.)
-        progress: True for a tqdm bar with the live loss, a ``fnnet.progress.Progress``, or None to
-            follow ``fnnet.progress.default_progress()`` (off unless the command line enabled it).
-        data_parallel: shard each batch over all local devices (a 1-D ``jax.sharding`` mesh, the state
+        checkpoint: a folder or ``fnnet.checkpoint.CheckpointManager``: save the TrainState (and
+            the history) there after every epoch, or every ``checkpoint_every`` steps, and at the end
+            (the last state, before any early-stopping restore).
+        checkpoint_every: save every this many steps (the fused loop saves at the end of the epoch
+            in which a multiple is reached).
+        resume: start from the newest checkpoint in ``checkpoint`` if there is one, mid-epoch if
+            need be, with the same shuffling: a killed run resumed with the same ``key`` ends with
+            exactly the parameters of an uninterrupted run. (Early-stopping counters restart.)
+        progress: True for a tqdm bar with the live loss, a ``fnnet.progress.Progress``, or None
+            to follow ``fnnet.progress.default_progress()`` (off unless the command line enabled it).
+        data_parallel: shard each batch over all devices (a 1-D ``jax.sharding`` mesh, the state
             replicated); ``batch_size`` must be divisible by ``jax.device_count()``.
 
     Returns:
@@ -226,7 +227,9 @@ def fit(
         started = time.perf_counter()
         epoch_key = jax.random.fold_in(shuffle_key, epoch)
         first = skip if epoch == start_epoch else 0  # steps of this epoch done before a resume
-        limit = steps_per_epoch if max_steps is None else min(steps_per_epoch, first + max_steps - total)
+        limit = steps_per_epoch
+        if max_steps is not None:
+            limit = min(steps_per_epoch, first + max_steps - total)
         if fused and first == 0:
             state, logs = run_epoch(state, xd, yd, epoch_key, limit)
             logs = jax.device_get(logs)
@@ -265,7 +268,6 @@ def fit(
             break
         total += taken
         _record(history, logs, epoch, started)
-        saver.after_epoch(state, total, history, taken)
         if validation_data is not None:
             val = evaluate(
                 model, state.params, *validation_data, loss=loss, metrics=metrics,
@@ -273,6 +275,7 @@ def fit(
             )
             for name, value in val.items():
                 history.setdefault(f"val_{name}", []).append(value)
+        saver.after_epoch(state, total, history, taken)
         epoch_logs = {name: values[-1] for name, values in history.items()}
         if progress is not None:
             progress.epoch_end(epoch, epoch_logs)
@@ -303,9 +306,9 @@ def fit(
         if any([callback(epoch, state, epoch_logs) for callback in callbacks]):
             stop_reason = f"a callback stopped training after epoch {epoch + 1}"
             break
+    saver.final(state, total, history)
     if best_state is not None:
         state = best_state
-    saver.final(state, total, history)
     if progress is not None:
         progress.end(history)
     return FitResult(state=state, history=history, stop_reason=stop_reason, steps=total)

@@ -55,39 +55,43 @@ class ProgressBar(Progress):
         self.bar = None
 
     def begin(self, epochs, steps_per_epoch, initial_epoch=0):
-        self.epochs, self.steps_per_epoch, self.sums, self.count = epochs, steps_per_epoch, {}, 0
-        self._open(initial_epoch)
+        self.epochs, self.steps_per_epoch, self.epoch = epochs, steps_per_epoch, initial_epoch
 
-    def _open(self, epoch):
+    def _open(self):
         from tqdm.auto import tqdm
 
-        self.sums, self.count = {}, 0
-        self.bar = tqdm(
-            total=self.steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{self.epochs}",
-            file=self.file or sys.stderr,
-            leave=True,
-            dynamic_ncols=True,
-        )
+        if self.bar is None:  # opened lazily, so a run that stops leaves no empty bar
+            self.sums, self.count = {}, 0
+            self.bar = tqdm(
+                total=self.steps_per_epoch,
+                desc=f"epoch {self.epoch + 1}/{self.epochs}",
+                file=self.file or sys.stderr,
+                leave=True,
+                dynamic_ncols=True,
+            )
+        return self.bar
 
     def step(self, logs):
+        bar = self._open()
         self.count += 1
         for name, value in _fmt(logs).items():
             self.sums[name] = self.sums.get(name, 0.0) + float(value)
-        self.bar.update(1)
+        bar.update(1)
         if self.count % 10 == 0 or self.count == self.steps_per_epoch:
-            self.bar.set_postfix({k: f"{v / self.count:.4g}" for k, v in self.sums.items()})
+            bar.set_postfix({k: f"{v / self.count:.4g}" for k, v in self.sums.items()})
 
     def epoch_end(self, epoch, logs):
-        self.bar.update(self.steps_per_epoch - self.bar.n)  # the fused loop reports whole epochs
-        self.bar.set_postfix(_fmt(logs))
-        self.bar.close()
-        if epoch + 1 < self.epochs:
-            self._open(epoch + 1)
+        self.epoch = epoch
+        bar = self._open()
+        bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
+        bar.set_postfix(_fmt(logs))
+        bar.close()
+        self.bar, self.epoch = None, epoch + 1
 
     def end(self, history):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
         if self.summary and history.get("epoch"):
             print(format_history(history), file=self.file or sys.stderr)
 
