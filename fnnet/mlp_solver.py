@@ -125,3 +125,34 @@ def epoch_fn(activation, loss, alpha, batch_size, optimizer_config):
         return carry[0], carry[1], total / n
 
     return jax.jit(epoch), optimizer
+
+
+def check_params(est) -> list[int]:
+    """Validate an estimator's hyper-parameters; return ``hidden_layer_sizes`` as a list."""
+    name = type(est).__name__
+    sizes = est.hidden_layer_sizes
+    sizes = [sizes] if np.isscalar(sizes) else list(sizes)
+    if not all(int(s) == s and s > 0 for s in sizes):
+        raise ValueError(f"{name}: hidden_layer_sizes must be positive ints, got {sizes}")
+    if est.activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{name}: activation must be one of {sorted(ACTIVATIONS)}, got {est.activation!r}"
+        )
+    if est.solver not in ("sgd", "adam"):
+        raise ValueError(f"{name}: solver must be 'sgd' or 'adam', got {est.solver!r}")
+    checks = [
+        ("alpha", est.alpha >= 0),
+        ("learning_rate_init", est.learning_rate_init > 0),
+        ("max_iter", est.max_iter >= 1),
+        ("n_iter_no_change", est.n_iter_no_change >= 1),
+        ("validation_fraction", 0 < est.validation_fraction < 1),
+        ("momentum", 0 <= est.momentum <= 1),
+        ("beta_1", 0 <= est.beta_1 < 1),
+        ("beta_2", 0 <= est.beta_2 < 1),
+        ("epsilon", est.epsilon > 0),
+        ("batch_size", est.batch_size == "auto" or int(est.batch_size) >= 1),
+    ]
+    for param, ok in checks:
+        if not ok:
+            raise ValueError(f"{name}: invalid {param}={getattr(est, param)!r}")
+    return [int(s) for s in sizes]

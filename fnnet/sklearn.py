@@ -78,36 +78,6 @@ class _BaseMLP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
 
-    def _check_params(self):
-        name = type(self).__name__
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if np.isscalar(sizes) else list(sizes)
-        if not all(int(s) == s and s > 0 for s in sizes):
-            raise ValueError(f"{name}: hidden_layer_sizes must be positive ints, got {sizes}")
-        if self.activation not in mlp_solver.ACTIVATIONS:
-            raise ValueError(
-                f"{name}: activation must be one of {sorted(mlp_solver.ACTIVATIONS)}, "
-                f"got {self.activation!r}"
-            )
-        if self.solver not in ("sgd", "adam"):
-            raise ValueError(f"{name}: solver must be 'sgd' or 'adam', got {self.solver!r}")
-        checks = [
-            ("alpha", self.alpha >= 0),
-            ("learning_rate_init", self.learning_rate_init > 0),
-            ("max_iter", self.max_iter >= 1),
-            ("n_iter_no_change", self.n_iter_no_change >= 1),
-            ("validation_fraction", 0 < self.validation_fraction < 1),
-            ("momentum", 0 <= self.momentum <= 1),
-            ("beta_1", 0 <= self.beta_1 < 1),
-            ("beta_2", 0 <= self.beta_2 < 1),
-            ("epsilon", self.epsilon > 0),
-            ("batch_size", self.batch_size == "auto" or int(self.batch_size) >= 1),
-        ]
-        for param, ok in checks:
-            if not ok:
-                raise ValueError(f"{name}: invalid {param}={getattr(self, param)!r}")
-        return [int(s) for s in sizes]
-
     def _initialize(self, n_features, n_outputs, hidden, rng):
         sizes = (n_features, *hidden, n_outputs)
         self._params = mlp_solver.init_params(int(rng.randint(2**31 - 1)), sizes, self.activation)
@@ -121,7 +91,7 @@ class _BaseMLP(BaseEstimator):
         self._no_improvement = 0
 
     def _fit(self, X, Y, *, incremental, first_call):
-        hidden = self._check_params()
+        hidden = mlp_solver.check_params(self)
         rng = check_random_state(self.random_state)
         if first_call or not (incremental or self.warm_start) or not hasattr(self, "_params"):
             self._initialize(X.shape[1], Y.shape[1], hidden, rng)
