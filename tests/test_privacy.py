@@ -94,3 +94,19 @@ def test_rdp_epsilon():
     )
     with pytest.raises(ValueError, match="sample_rate"):
         privacy.rdp_epsilon(1.0, 0.0, 10, 1e-5)
+
+
+@pytest.mark.slow
+def test_dp_sgd_experiment_runs_end_to_end(tmp_path, data_dir):
+    import json
+
+    from fnnet import cli
+
+    argv = ["run", "dp_sgd_mnist", "--epochs", "1", "--train-size", "2048", "--batch-size", "128"]
+    argv += ["--learning-rate", "0.5", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    assert cli.main([*argv, "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "dp_sgd_mnist" / "metrics.json").read_text())
+    assert metrics["steps"] == 16
+    assert metrics["test_accuracy_non_private"] > 0.6  # 10 classes: chance is 0.1
+    assert 0.1 < metrics["test_accuracy_dp_sgd"] <= 1.0
+    assert (tmp_path / "dp_sgd_mnist" / "accuracy.png").exists()
