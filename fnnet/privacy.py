@@ -113,9 +113,11 @@ def make_dp_step_fn(
 ):
     """A DP-SGD step ``step(state, batch, allow=True) -> (state, logs)`` on a TrainState.
 
-    Per-example gradients are clipped and noised with ``privatize``; the noise key is split from
-    ``state.key``. ``logs`` has the batch's mean ``loss``, ``finite`` and ``clip_fraction`` (the
-    share of examples whose gradient was clipped). Jit it yourself (``jax.jit(step)``).
+    The result equals ``privatize`` of the per-example gradients (the noise key is split from
+    ``state.key``), but only the per-example *norms* come from the materialised gradients: the
+    clipped sum is the gradient of ``sum_i scale_i * loss_i``, one batched backward pass.
+    ``logs`` has the batch's mean ``loss``, ``finite`` and ``clip_fraction`` (the share of examples
+    whose gradient was clipped). Jit it yourself (``jax.jit(step)``).
 
     Args:
         model: a model without state.
@@ -128,12 +130,31 @@ def make_dp_step_fn(
         The step function.
     """
 
+    def per_example_losses(params, x, y):
+        out = model.apply(params, x)  # [B, ...], one batched forward pass
+        return jax.vmap(lambda o, t: loss(o[None], t[None]))(out, y)  # [B]
+
     def step(state: TrainState, batch, allow=True):
         x, y = batch
         key, noise_key = jax.random.split(state.key)
-        losses, grads = per_example_gradients(model, loss, state.params, x, y)
-        _, norms = clip_per_example(grads, l2_norm_clip)
-        noisy = privatize(grads, noise_key, l2_norm_clip, noise_multiplier)
+        _, grads = per_example_gradients(model, loss, state.params, x, y)
+        _, norms = clip_per_example(grads, l2_norm_clip)  # only the norms are kept
+        scale = jax.lax.stop_gradient(l2_norm_clip / jnp.maximum(norms, l2_norm_clip))  # [B]
+        # sum_i scale_i * grad_i is the gradient of sum_i scale_i * loss_i: one batched backward
+        # pass instead of scaling and summing B materialised gradients
+        weighted = jax.value_and_grad(lambda p: jnp.sum(scale * per_example_losses(p, x, y)))
+        _, clipped_sum = weighted(state.params)
+        losses = per_example_losses(state.params, x, y)
+        leaves, treedef = jax.tree.flatten(clipped_sum)
+        keys = jax.random.split(noise_key, len(leaves))
+        std = noise_multiplier * l2_norm_clip
+        noisy = jax.tree.unflatten(
+            treedef,
+            [
+                (g + std * jax.random.normal(k, g.shape)) / x.shape[0]
+                for g, k in zip(leaves, keys, strict=True)
+            ],
+        )
         updates, opt_state = optimizer.update(noisy, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         value = jnp.mean(losses)

@@ -79,6 +79,24 @@ def test_dp_step_without_noise_or_clipping_is_plain_sgd():
     assert float(clipped_logs["loss"]) > float(logs["loss"])
 
 
+def test_dp_step_equals_privatize_of_per_example_gradients():
+    rng = np.random.RandomState(4)
+    x = rng.randn(8, 5).astype(np.float32)
+    y = rng.randint(0, 3, 8)
+    model = fn.Sequential(fn.Dense(6), fn.tanh, fn.Dense(3))
+    loss, opt = fn.losses.softmax_cross_entropy, optax.sgd(0.5)
+    state = fn.init_train_state(model, opt, jax.random.key(1), (5,))
+    step = privacy.make_dp_step_fn(model, loss, opt, l2_norm_clip=0.05, noise_multiplier=0.8)
+    new, logs = jax.jit(step)(state, (x, y))
+    _, grads = privacy.per_example_gradients(model, loss, state.params, x, y)
+    _, noise_key = jax.random.split(state.key)
+    noisy = privacy.privatize(grads, noise_key, 0.05, 0.8)
+    expected = jax.tree.map(lambda p, g: p - 0.5 * g, state.params, noisy)
+    for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert float(logs["clip_fraction"]) == 1.0  # every gradient is longer than 0.05
+
+
 def test_rdp_epsilon():
     # without subsampling the Gaussian mechanism's RDP is alpha / (2 sigma^2) exactly
     sigma, steps, delta = 2.0, 3, 1e-5
