@@ -124,6 +124,10 @@ def _cmd_run(args, extra, folder) -> int:
         import jax
 
         jax.config.update("jax_platforms", args.device)
+        try:
+            jax.devices()
+        except RuntimeError as err:
+            return _fail(f"--device {args.device} is not available here ({err})")
     argv = []
     for option in RUN_OPTIONS:
         value = getattr(args, option)

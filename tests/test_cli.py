@@ -143,6 +143,10 @@ def test_console_module_exits_nonzero_without_traceback(folder):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown experiment 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # a device this machine lacks (a fresh process: the backend is chosen once per process)
+    cmd[4:5] = ["tiny", "--device", "tpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--device tpu is not available here" in proc.stderr
 
 
 def test_every_real_experiment_is_discoverable_and_parses_help():
