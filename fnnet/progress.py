@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
+import time
 
 __all__ = ["Progress", "ProgressBar", "default_progress", "format_history", "progress_enabled"]
 
@@ -56,6 +57,7 @@ class ProgressBar(Progress):
 
     def begin(self, epochs, steps_per_epoch, initial_epoch=0):
         self.epochs, self.steps_per_epoch, self.epoch = epochs, steps_per_epoch, initial_epoch
+        self.started = time.time()
 
     def _open(self):
         from tqdm.auto import tqdm
@@ -69,6 +71,7 @@ class ProgressBar(Progress):
                 leave=True,
                 dynamic_ncols=True,
             )
+            self.bar.start_t = self.started  # rates count from the epoch's start, not the bar's
         return self.bar
 
     def step(self, logs):
@@ -86,7 +89,7 @@ class ProgressBar(Progress):
         bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
         bar.set_postfix(_fmt(logs))
         bar.close()
-        self.bar, self.epoch = None, epoch + 1
+        self.bar, self.epoch, self.started = None, epoch + 1, time.time()
 
     def end(self, history):
         if self.bar is not None:
