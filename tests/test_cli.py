@@ -157,3 +157,14 @@ def test_every_real_experiment_is_discoverable_and_parses_help():
         module = cli._load(path)
         help_text = module.build_parser().format_help()
         assert textwrap.dedent("--epochs") in help_text and "--out-dir" in help_text, name
+
+
+def test_console_script_is_registered():
+    import pathlib
+    import re
+
+    root = pathlib.Path(cli.__file__).resolve().parents[1]
+    text = (root / "pyproject.toml").read_text()
+    section = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    target = re.search(r'^fnnet = "fnnet\.cli:(\w+)"$', section, re.M)
+    assert target and callable(getattr(cli, target.group(1)))
