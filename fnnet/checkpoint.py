@@ -239,8 +239,6 @@ class CheckpointManager:
             raise ValueError(f"CheckpointManager: keep must be at least 1, got {self.keep}")
         self.directory = pathlib.Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(".ckpt_*.tmp"):  # left by a save that was killed
-            stale.unlink(missing_ok=True)
 
     def steps(self) -> list[int]:
         """The steps of the checkpoints on disk, oldest first."""
@@ -252,7 +250,13 @@ class CheckpointManager:
         return self.directory / f"ckpt_{step:09d}.fnnet"
 
     def save(self, state, *, step: int, model: Any = None, metadata: dict | None = None):
-        """Save ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``."""
+        """Save ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``.
+
+        A folder has one writer: temporary files left by a save that was killed are removed here
+        (never by readers, which may look at the folder while the writer is saving).
+        """
+        for stale in self.directory.glob(".ckpt_*.tmp"):
+            stale.unlink(missing_ok=True)
         written = save_checkpoint(self.path(step), state, step=step, model=model, metadata=metadata)
         for old in self.steps()[: -self.keep]:
             self.path(old).unlink(missing_ok=True)
