@@ -5,7 +5,20 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, bench, data, initializers, losses, metrics, sampling
+from fnnet import (
+    activations,
+    bench,
+    checkpoint,
+    data,
+    initializers,
+    losses,
+    metrics,
+    parallel,
+    privacy,
+    progress,
+    sampling,
+    zoo,
+)
 from fnnet.activations import (
     argmax,
     elu,
@@ -22,6 +35,7 @@ from fnnet.activations import (
     step,
     tanh,
 )
+from fnnet.checkpoint import CheckpointManager
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
@@ -41,6 +55,7 @@ from fnnet.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointManager",
     "Dense",
     "EarlyStopping",
     "Embedding",
@@ -65,6 +80,7 @@ __all__ = [
     "argmax",
     "as_layer",
     "bench",
+    "checkpoint",
     "data",
     "elu",
     "evaluate",
@@ -82,8 +98,11 @@ __all__ = [
     "make_step_fn",
     "make_train_step",
     "metrics",
+    "parallel",
     "perceptron_rule",
     "predict",
+    "privacy",
+    "progress",
     "relu",
     "sampling",
     "sigmoid",
@@ -92,4 +111,5 @@ __all__ = [
     "step",
     "summary",
     "tanh",
+    "zoo",
 ]

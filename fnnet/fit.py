@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fnnet import fit_tools
 from fnnet.core import Layer
 from fnnet.train import TrainState, evaluate, init_train_state, make_step_fn
 
@@ -163,6 +164,11 @@ def fit(
     callbacks: Sequence[Callable] = (),
     fused: bool = False,
     on_nonfinite: str = "stop",
+    checkpoint=None,
+    checkpoint_every: int | None = None,
+    resume: bool = True,
+    progress=None,
+    data_parallel: bool = False,
 ) -> FitResult:
     """Train ``model`` on ``(x, y)`` with ``optimizer`` and return the final state and history.
 
@@ -187,6 +193,18 @@ def fit(
         fused: run each epoch as one ``lax.scan`` dispatch over device-resident data.
         on_nonfinite: ``"stop"`` (warn and return the last finite state) or ``"raise"``
             (NonFiniteLossError) when the loss becomes NaN or inf.
+        checkpoint: a folder or ``fnnet.checkpoint.CheckpointManager``: save the TrainState (and
+            the history) there after every epoch, or every ``checkpoint_every`` steps, and at the end
+            (the last state, before any early-stopping restore).
+        checkpoint_every: save every this many steps (the fused loop saves at the end of the epoch
+            in which a multiple is reached).
+        resume: start from the newest checkpoint in ``checkpoint`` if there is one, mid-epoch if
+            need be, with the same shuffling: a killed run resumed with the same ``key`` ends with
+            exactly the parameters of an uninterrupted run. (Early-stopping counters restart.)
+        progress: True for a tqdm bar with the live loss, a ``fnnet.progress.Progress``, or None
+            to follow ``fnnet.progress.default_progress()`` (off unless the command line enabled it).
+        data_parallel: shard each batch over all devices (a 1-D ``jax.sharding`` mesh, the state
+            replicated); ``batch_size`` must be divisible by ``jax.device_count()``.
 
     Returns:
         A FitResult.
@@ -201,34 +219,45 @@ def fit(
         state = init_train_state(model, optimizer, init_key, in_shape)
     steps_per_epoch = len(x) // batch_size
     step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=tol is not None)
+    saver = fit_tools.Saver(checkpoint, checkpoint_every, model)
+    state, history, total = saver.resume(state, steps_per_epoch) if resume else (state, {}, 0)
+    start_epoch, skip = divmod(total, steps_per_epoch)
+    place = lambda batch: batch  # noqa: E731
+    if data_parallel:
+        step, state, put, place = fit_tools.data_parallel(step, state, batch_size)
     if fused:
         run_epoch = _make_epoch_fn(step, batch_size, steps_per_epoch, tol)
-        xd, yd = jnp.asarray(x), jnp.asarray(y)
-    else:
-        train_step = jax.jit(step, donate_argnums=0)
-
-    history: dict[str, list[float]] = {}
+        xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
+    train_step = jax.jit(step, donate_argnums=0)
+    progress = fit_tools.resolve_progress(progress)
+    if progress is not None:
+        progress.begin(epochs, steps_per_epoch, start_epoch)
     best, best_state, waited = math.inf, None, 0
     if early_stopping is not None and early_stopping.mode == "max":
         best = -math.inf
-    total = 0
     stop_reason = f"completed {epochs} epochs"
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         epoch_key = jax.random.fold_in(shuffle_key, epoch)
-        limit = steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps - total)
-        if fused:
+        first = skip if epoch == start_epoch else 0  # steps of this epoch done before a resume
+        limit = steps_per_epoch
+        if max_steps is not None:
+            limit = min(steps_per_epoch, first + max_steps - total)
+        if fused and first == 0:
             state, logs, taken = run_epoch(state, xd, yd, epoch_key, limit)
             taken = int(taken)
             logs = {name: values[:taken] for name, values in jax.device_get(logs).items()}
         else:
             perm = np.asarray(jax.random.permutation(epoch_key, len(x)))
             rows_per_step = []
-            for i in range(limit):
+            for i in range(first, limit):
                 rows = perm[i * batch_size : (i + 1) * batch_size]
-                state, step_logs = train_step(state, (x[rows], y[rows]))
+                state, step_logs = train_step(state, place((x[rows], y[rows])))
                 step_logs = jax.device_get(step_logs)
                 rows_per_step.append(step_logs)
+                if progress is not None:
+                    progress.step(step_logs)
+                saver.after_step(state, total + len(rows_per_step), history)
                 if not step_logs["finite"] or (tol is not None and step_logs["update_norm"] < tol):
                     break
             logs = {name: np.array([r[name] for r in rows_per_step]) for name in rows_per_step[0]}
@@ -262,7 +291,10 @@ def fit(
             )
             for name, value in val.items():
                 history.setdefault(f"val_{name}", []).append(value)
+        saver.after_epoch(state, total, history, taken)
         epoch_logs = {name: values[-1] for name, values in history.items()}
+        if progress is not None:
+            progress.epoch_end(epoch, epoch_logs)
         if tol is not None and "update_norm" in logs and logs["update_norm"][-1] < tol:
             stop_reason = f"converged: the update's size fell below tol={tol} at step {total}"
             break
@@ -290,8 +322,11 @@ def fit(
         if any([callback(epoch, state, epoch_logs) for callback in callbacks]):
             stop_reason = f"a callback stopped training after epoch {epoch + 1}"
             break
+    saver.final(state, total, history)
     if best_state is not None:
         state = best_state
+    if progress is not None:
+        progress.end(history)
     return FitResult(state=state, history=history, stop_reason=stop_reason, steps=total)
 
 

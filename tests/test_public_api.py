@@ -3,6 +3,7 @@
 import fnnet
 
 EXPECTED = {
+    "CheckpointManager",
     "Dense",
     "EarlyStopping",
     "Embedding",
@@ -27,6 +28,7 @@ EXPECTED = {
     "argmax",
     "as_layer",
     "bench",
+    "checkpoint",
     "data",
     "elu",
     "evaluate",
@@ -44,8 +46,11 @@ EXPECTED = {
     "make_step_fn",
     "make_train_step",
     "metrics",
+    "parallel",
     "perceptron_rule",
     "predict",
+    "privacy",
+    "progress",
     "relu",
     "sampling",
     "sigmoid",
@@ -54,6 +59,7 @@ EXPECTED = {
     "step",
     "summary",
     "tanh",
+    "zoo",
 }
 
 

@@ -1,0 +1,205 @@
+"""The ``fnnet`` command line: list and run the experiments, summarise a named model.
+
+    fnnet list                       the experiments, one line each
+    fnnet run NAME [options] [-- experiment options]
+    fnnet summary NAME [--input-shape 28,28,1]
+
+Experiments are the scripts in the repository's ``experiments/`` folder (override with
+``--experiments-dir`` or ``$FNNET_EXPERIMENTS_DIR``) that follow ``experiments/common.py``: the
+module docstring's first line describes it, ``build_parser()`` returns its parser and
+``main(argv)`` runs it. ``fnnet run`` shows a progress bar for every ``fit`` inside the experiment
+(unless ``--quiet``), then a table of the metrics it returned. Mistakes get a one-line message and
+a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import pathlib
+import sys
+import traceback
+
+__all__ = ["discover", "main"]
+
+RUN_OPTIONS = ("epochs", "batch_size", "learning_rate", "seed", "data_dir", "out_dir")
+
+
+def default_experiments_dir() -> pathlib.Path:
+    """``$FNNET_EXPERIMENTS_DIR``, else ``experiments/`` beside the package (``pip -e .``)."""
+    if os.environ.get("FNNET_EXPERIMENTS_DIR"):
+        return pathlib.Path(os.environ["FNNET_EXPERIMENTS_DIR"])
+    import fnnet
+
+    return pathlib.Path(fnnet.__file__).resolve().parents[1] / "experiments"
+
+
+def discover(folder) -> dict[str, tuple[pathlib.Path, str]]:
+    """``{name: (path, description)}`` of the experiment scripts in ``folder`` (not imported).
+
+    A script counts when it defines ``build_parser`` and ``main`` at the top level; ``common.py``
+    and names starting with ``_`` are skipped.
+    """
+    found = {}
+    for path in sorted(pathlib.Path(folder).glob("*.py")):
+        if path.stem == "common" or path.stem.startswith("_"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if {"build_parser", "main"} <= defined:
+            doc = (ast.get_docstring(tree) or "").strip()
+            found[path.stem] = (path, doc.splitlines()[0] if doc else "(no description)")
+    return found
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fnnet", description="fnnet experiments and models")
+    parser.add_argument("--experiments-dir", help="folder of experiment scripts")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,summary}")
+    listing = sub.add_parser("list", help="list the experiments")
+    run = sub.add_parser("run", help="run an experiment; unknown options go to the experiment")
+    for p in (listing, run):
+        p.add_argument("--experiments-dir", default=argparse.SUPPRESS, help="folder of experiments")
+    run.add_argument("name")
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--data-dir")
+    run.add_argument("--out-dir")
+    run.add_argument("--device", choices=["cpu", "gpu", "cuda", "rocm", "tpu"])
+    run.add_argument("--quiet", action="store_true", help="print nothing")
+    run.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    summary = sub.add_parser("summary", help="the layer table of a named model")
+    summary.add_argument("name")
+    summary.add_argument("--input-shape", help="per-example input shape, e.g. 28,28,1")
+    return parser
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"fnnet: error: {message}", file=sys.stderr)
+    return status
+
+
+def _cmd_list(folder) -> int:
+    experiments = discover(folder)
+    if not experiments:
+        print(f"no experiments in {folder}")
+    width = max((len(name) for name in experiments), default=0)
+    for name, (_, description) in experiments.items():
+        print(f"{name.ljust(width)}  {description}")
+    return 0
+
+
+def _load(path: pathlib.Path):
+    import fnnet
+
+    for entry in (str(path.parent), str(pathlib.Path(fnnet.__file__).resolve().parents[1])):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    spec = importlib.util.spec_from_file_location(f"fnnet_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = [(str(k), f"{v:.6g}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
+    rows = [(k, v if len(v) <= 60 else v[:57] + "...") for k, v in rows]
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _cmd_run(args, extra, folder) -> int:
+    experiments = discover(folder)
+    if args.name not in experiments:
+        available = ", ".join(experiments) or "none"
+        return _fail(f"unknown experiment {args.name!r}; available: {available}")
+    if args.device is not None:
+        import jax
+
+        jax.config.update("jax_platforms", args.device)
+        try:
+            jax.devices()
+        except RuntimeError as err:
+            return _fail(f"--device {args.device} is not available here ({err})")
+    argv = []
+    for option in RUN_OPTIONS:
+        value = getattr(args, option)
+        if value is not None:
+            argv += [f"--{option.replace('_', '-')}", str(value)]
+    argv += ["--quiet"] if args.quiet else []
+    argv += [a for a in extra if a != "--"]
+    from fnnet.progress import progress_enabled
+
+    try:
+        module = _load(experiments[args.name][0])
+        with progress_enabled(not args.quiet):
+            metrics = module.main(argv)
+    except SystemExit as err:  # the experiment's own argparse error (already printed)
+        return err.code if isinstance(err.code, int) else 2
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as err:  # a clear message, not a traceback (unless --debug)
+        if args.debug:
+            traceback.print_exc()
+        return _fail(f"experiment {args.name!r} failed: {type(err).__name__}: {err}", 1)
+    if not args.quiet and isinstance(metrics, dict):
+        print(f"\n{args.name}: results")
+        print(_metrics_table(metrics))
+    return 0
+
+
+def _cmd_summary(args) -> int:
+    from fnnet import summary, zoo
+
+    try:
+        entry = zoo.get(args.name)
+    except KeyError as err:
+        return _fail(err.args[0])
+    in_shape = entry.in_shape
+    if args.input_shape:
+        try:
+            in_shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            return _fail(f"--input-shape must be integers joined by commas, got {args.input_shape!r}")
+    try:
+        print(f"{entry.name}: {entry.description}; input {list(in_shape)}")
+        print(summary(entry.factory(), in_shape))
+    except ValueError as err:  # ShapeError for an input shape the model cannot take
+        return _fail(str(err))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
+    parser = _parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "run":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as err:
+        return err.code if isinstance(err.code, int) else 2
+    folder = getattr(args, "experiments_dir", None)
+    folder = pathlib.Path(folder) if folder else default_experiments_dir()
+    if args.command in ("list", "run") and not folder.is_dir():
+        return _fail(f"experiments folder {folder} not found (use --experiments-dir)")
+    if args.command == "list":
+        return _cmd_list(folder)
+    if args.command == "run":
+        return _cmd_run(args, extra, folder)
+    return _cmd_summary(args)
+
+
+def console_main() -> None:
+    """The ``fnnet`` console script's entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,118 @@
+"""fit with checkpoints: resuming (mid-epoch, fused or not, after a real SIGKILL) is exact."""
+
+import importlib.util
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import fnnet as fn
+from fnnet.checkpoint import CheckpointManager, load_checkpoint
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = pathlib.Path(__file__).with_name("resumable_run.py")
+_spec = importlib.util.spec_from_file_location("resumable_run", SCRIPT)
+RUN = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(RUN)
+
+
+def data():
+    rng = np.random.RandomState(1)
+    x = rng.randn(60, 4).astype(np.float32)
+    return x, (x[:, 0] > x[:, 2]).astype(np.int32)
+
+
+def train(fused, **kwargs):
+    x, y = data()
+    model = fn.Sequential(fn.Dense(8), fn.relu, fn.Dense(2))
+    return fn.fit(
+        model,
+        fn.losses.softmax_cross_entropy,
+        optax.sgd(0.1, momentum=0.9),
+        x,
+        y,
+        key=jax.random.key(3),
+        epochs=3,
+        batch_size=6,
+        fused=fused,
+        **kwargs,
+    )
+
+
+def assert_same_params(a, b):
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path, fused):
+    full = train(fused)
+    part = train(fused, checkpoint=tmp_path, max_steps=14)  # stops in epoch 2 (10 steps each)
+    assert part.steps == 14 and CheckpointManager(tmp_path).latest() == 14
+    resumed = train(fused, checkpoint=tmp_path)
+    assert resumed.steps == full.steps == 30
+    assert int(resumed.state.step) == 30
+    assert_same_params(resumed.state.params, full.state.params)
+    assert_same_params(resumed.state.opt_state, full.state.opt_state)
+    assert resumed.history["epoch"] == [1, 2, 3]
+    # the epochs before the checkpoint come from the checkpoint's history
+    assert resumed.history["loss"][0] == pytest.approx(full.history["loss"][0], rel=1e-6)
+
+
+def test_checkpoint_every_n_steps_and_at_each_epoch(tmp_path):
+    train(False, checkpoint=CheckpointManager(tmp_path / "a", keep=10), checkpoint_every=4)
+    assert CheckpointManager(tmp_path / "a").steps() == [4, 8, 12, 16, 20, 24, 28, 30]
+    train(True, checkpoint=CheckpointManager(tmp_path / "b", keep=10), checkpoint_every=4)
+    assert CheckpointManager(tmp_path / "b").steps() == [10, 20, 30]  # fused: at epoch ends
+    train(False, checkpoint=CheckpointManager(tmp_path / "c", keep=10))
+    assert CheckpointManager(tmp_path / "c").steps() == [10, 20, 30]
+
+
+def test_bad_checkpoint_options_get_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive int"):
+        train(False, checkpoint=tmp_path, checkpoint_every=0)
+    with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint folder"):
+        train(False, checkpoint_every=5)
+
+
+def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ckpt = tmp_path / "ckpt"
+
+    def run(ckpt_dir, out, pause_at=0):
+        cmd = [sys.executable, str(SCRIPT), str(ckpt_dir), str(out), "--pause-at", str(pause_at)]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    victim = run(ckpt, tmp_path / "never.fnnet", pause_at=15)  # sleeps after the save at 14
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and victim.poll() is None:
+        steps = sorted(p.name for p in ckpt.glob("ckpt_*.fnnet"))  # read only, never write
+        steps = [int(name[5:14]) for name in steps]
+        if steps and steps[-1] >= 14:
+            break
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, victim.stderr.read().decode()[-2000:]
+    killed_at = CheckpointManager(ckpt).latest()
+    assert killed_at == 14  # killed part-way, in the middle of epoch 2
+    assert not (tmp_path / "never.fnnet").exists()
+
+    resumed = run(ckpt, tmp_path / "resumed.fnnet")
+    # the same run in this process, never interrupted
+    uninterrupted = RUN.train(tmp_path / "fresh").state
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip() == "done 40"
+    state, _ = load_checkpoint(tmp_path / "resumed.fnnet", uninterrupted)
+    assert int(state.step) == 40
+    assert_same_params(state.params, uninterrupted.params)
+    assert_same_params(state.opt_state, uninterrupted.opt_state)
+    assert_same_params(jax.random.key_data(state.key), jax.random.key_data(uninterrupted.key))
