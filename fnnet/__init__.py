@@ -5,7 +5,7 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 """
 
-from fnnet import activations, data, initializers, losses, metrics
+from fnnet import activations, convert, data, initializers, losses, metrics
 from fnnet.activations import (
     argmax,
     elu,
@@ -25,7 +25,21 @@ from fnnet.activations import (
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
-from fnnet.layers import Dense, Perceptron
+from fnnet.layers import (
+    AvgPool,
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    LayerNorm,
+    MaxPool,
+    Perceptron,
+    Reshape,
+)
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
 from fnnet.train import (
@@ -40,15 +54,26 @@ from fnnet.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AvgPool",
+    "BatchNorm",
+    "Conv",
+    "ConvTranspose",
     "Dense",
+    "Dropout",
     "EarlyStopping",
     "FitResult",
+    "Flatten",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
     "Lambda",
     "Layer",
+    "LayerNorm",
+    "MaxPool",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "Reshape",
     "Residual",
     "Sequential",
     "ShapeError",
@@ -57,6 +82,7 @@ __all__ = [
     "activations",
     "argmax",
     "as_layer",
+    "convert",
     "data",
     "elu",
     "evaluate",
