@@ -132,3 +132,12 @@ def test_pool_errors_name_the_layer_and_shape():
         fn.MaxPool(2).apply({}, jnp.zeros((5, 3)))
     with pytest.raises(fn.ShapeError, match=r"GlobalAvgPool.*got \[4, 3\]"):
         fn.GlobalAvgPool().init(jax.random.key(0), (4, 3))
+
+
+@pytest.mark.parametrize("cls", [fn.MaxPool, fn.AvgPool])
+def test_reduce_window_path_is_differentiable_under_jit(cls):
+    layer = cls(3, strides=2, padding="SAME", impl="xla")
+    x = jnp.asarray(np.random.default_rng(5).normal(size=(2, 6, 6, 2)), jnp.float32)
+    grad = jax.jit(jax.grad(lambda x: jnp.sum(layer.apply({}, x) ** 2)))(x)
+    eager = jax.grad(lambda x: jnp.sum(layer.apply({}, x) ** 2))(x)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(eager), rtol=1e-6)

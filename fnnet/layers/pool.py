@@ -93,7 +93,9 @@ class _Pool(Layer):
             op = lax.max if reducer == "max" else lax.add
             y = lax.reduce_window(
                 xf,
-                jnp.asarray(init_value, xf.dtype),
+                np.asarray(
+                    init_value, xf.dtype
+                ),  # concrete, so lax picks its differentiable max/add
                 op,
                 (1, *self.window, 1),
                 (1, *self.strides, 1),
