@@ -86,10 +86,11 @@ def conv_shifted(x, kernel, strides, pads, dilation):
 
 
 def _auto_impl(groups: int, in_features: int, strides, dilation) -> str:
-    # Chosen with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): im2col
-    # wins the whole train step for ordinary (ungrouped) convolutions; grouped ones stay on XLA.
-    del in_features, strides, dilation
-    return "patches" if groups == 1 else "xla"
+    # Measured with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): XLA's
+    # own convolution beats im2col and shifted matmuls there (the [N*H*W, 9C] patch copy and the
+    # narrow matmul cost more than XLA:CPU's convolution), so every case stays on XLA for now.
+    del groups, in_features, strides, dilation
+    return "xla"
 
 
 @dataclasses.dataclass(frozen=True)
