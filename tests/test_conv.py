@@ -26,6 +26,8 @@ CONFIGS = [
     ((11, 3), dict(features=4, kernel_size=(3,), padding="CAUSAL", dilation=2)),
     ((10, 2), dict(features=3, kernel_size=(4,), strides=3, padding="SAME")),
     ((5, 4, 6, 2), dict(features=3, kernel_size=(2, 3, 3), strides=(1, 2, 1))),
+    ((6, 5, 6), dict(features=4, kernel_size=(3, 3))),  # > SMALL_CHANNELS inputs, stride 1
+    ((4, 5, 4, 2), dict(features=3, kernel_size=(3, 2, 2), padding="VALID")),
 ]
 
 
@@ -49,7 +51,7 @@ def _torch_conv(layer, params, x, in_shape):
     return xt, w, b, y
 
 
-@pytest.mark.parametrize("impl", ["xla", "patches", "shifted"])
+@pytest.mark.parametrize("impl", ["xla", "hybrid", "patches", "shifted"])
 @pytest.mark.parametrize("in_shape,kwargs", CONFIGS, ids=[str(i) for i in range(len(CONFIGS))])
 def test_conv_matches_torch_outputs_and_gradients(in_shape, kwargs, impl):
     layer = fn.Conv(**kwargs, impl=impl)

@@ -7,6 +7,7 @@ Layout: inputs ``[..., *spatial, C]`` with any number of leading batch axes; ker
 (up to float rounding) and the tests check the fast ones against the reference:
 
 * ``"xla"``: ``lax.conv_general_dilated``, the reference;
+* ``"hybrid"``: XLA's forward with a custom backward pass (see ``conv_hybrid``), stride 1 only;
 * ``"patches"``: im2col, the shifted windows concatenated into ``[N, *out, K * C]`` then one
   matmul, whose gradients are matmuls and slice-adds too (no XLA convolution in the backward pass);
 * ``"shifted"``: a sum of ``K`` shifted matmuls ``x[offset] @ kernel[offset]``;
@@ -17,6 +18,7 @@ Layout: inputs ``[..., *spatial, C]`` with any number of leading batch axes; ker
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 
 import jax
@@ -35,7 +37,7 @@ from fnnet.layers._spatial import (
     unfold_batch,
 )
 
-IMPLS = ("auto", "xla", "patches", "shifted")
+IMPLS = ("auto", "xla", "hybrid", "patches", "shifted")
 _SPEC = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 
 
@@ -85,6 +87,54 @@ def conv_shifted(x, kernel, strides, pads, dilation):
     return y
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_hybrid(x, kernel, pads, dilation):
+    """Stride-1 convolution: XLA's forward, and a backward pass written as a library can choose.
+
+    ``x: [N, *sp, C]``, ``kernel: [*k, C, F]`` -> ``[N, *out, F]``. The input gradient is XLA's
+    *forward* convolution of the output gradient with the flipped, transposed kernel (XLA:CPU's
+    forward convolutions are much faster than its backward ones); the kernel gradient is one
+    contraction of the stacked shifted windows with the output gradient when the input has few
+    channels (conv1: ``9 * C`` rows), XLA's own kernel gradient otherwise.
+    """
+    return conv_xla(x, kernel, (1,) * (kernel.ndim - 2), pads, dilation, 1)
+
+
+def _conv_hybrid_fwd(x, kernel, pads, dilation):
+    return conv_hybrid(x, kernel, pads, dilation), (x, kernel)
+
+
+def _conv_hybrid_bwd(pads, dilation, residuals, g):
+    x, kernel = residuals
+    rank = kernel.ndim - 2
+    ones = (1,) * rank
+    spans = effective_window(kernel.shape[:-2], dilation)
+    flipped = jnp.swapaxes(jnp.flip(kernel, tuple(range(rank))), -1, -2)  # [*k, F, C]
+    back_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip(spans, pads, strict=True))
+    dx = conv_xla(g, flipped, ones, back_pads, dilation, 1)
+    if x.shape[-1] <= SMALL_CHANNELS:
+        windows = jnp.stack(_windows(x, kernel.shape[:-2], ones, pads, dilation))  # [K, N, *out, C]
+        k_axes = "xyz"[:rank]
+        dkernel = jnp.einsum(f"kn{k_axes}c,n{k_axes}f->kcf", windows, g).reshape(kernel.shape)
+    else:
+        _, pull = jax.vjp(lambda w: conv_xla(x, w, ones, pads, dilation, 1), kernel)
+        (dkernel,) = pull(g)
+    return dx, dkernel
+
+
+conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
+SMALL_CHANNELS = 4  # input channels up to which the kernel gradient uses the stacked windows
+
+
+def _hybrid_applies(strides, pads, spans, groups) -> bool:
+    """The hybrid backward needs stride 1, no groups, and pads no wider than the window."""
+    return (
+        groups == 1
+        and all(s == 1 for s in strides)
+        and all(lo <= k - 1 and hi <= k - 1 for (lo, hi), k in zip(pads, spans, strict=True))
+    )
+
+
 def _auto_impl(groups: int, in_features: int, strides, dilation) -> str:
     # Measured with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): XLA's
     # own convolution beats im2col and shifted matmuls there (the [N*H*W, 9C] patch copy and the
@@ -114,8 +164,9 @@ class Conv(Layer):
         use_bias: whether to add a bias.
         kernel_init: kernel initialiser (default LeCun normal; fans include the window).
         bias_init: bias initialiser (default zeros).
-        impl: ``"auto"``, ``"xla"``, ``"patches"`` or ``"shifted"`` (see the module docstring); the
-            patch formulations need ``groups == 1`` and fall back to ``"xla"`` otherwise.
+        impl: ``"auto"``, ``"xla"``, ``"hybrid"``, ``"patches"`` or ``"shifted"`` (see the module
+            docstring); the others need ``groups == 1`` (``"hybrid"`` also stride 1) and fall back
+            to ``"xla"`` otherwise.
 
     Shapes: ``x: [..., *spatial, in_features] -> y: [..., *out_spatial, features]``.
     Params: ``{"kernel": [*kernel_size, in_features // groups, features], "bias": [features]}``.
@@ -216,8 +267,12 @@ class Conv(Layer):
         impl = self.impl
         if impl == "auto":
             impl = _auto_impl(self.groups, x.shape[-1], self.strides, self.dilation)
-        if impl == "xla" or self.groups != 1:
+        spans = effective_window(self.kernel_size, self.dilation)
+        hybrid_ok = _hybrid_applies(self.strides, pads, spans, self.groups)
+        if impl == "xla" or self.groups != 1 or (impl == "hybrid" and not hybrid_ok):
             y = conv_xla(xf, kernel, self.strides, pads, self.dilation, self.groups)
+        elif impl == "hybrid":
+            y = conv_hybrid(xf, kernel, pads, self.dilation)
         elif impl == "patches":
             y = conv_patches(xf, kernel, self.strides, pads, self.dilation)
         else:
@@ -339,4 +394,4 @@ class ConvTranspose(Layer):
         return unfold_batch(y, batch)
 
 
-__all__ = ["Conv", "ConvTranspose", "conv_patches", "conv_shifted", "conv_xla"]
+__all__ = ["Conv", "ConvTranspose", "conv_hybrid", "conv_patches", "conv_shifted", "conv_xla"]
