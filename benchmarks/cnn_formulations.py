@@ -202,7 +202,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--block", type=int, default=BLOCK)
     parser.add_argument(
-        "--combos", default="xla:xla,xla:reshape,patches:reshape,shifted:reshape,auto:auto",
+        "--combos", default="xla:xla,xla:reshape,auto:auto,patches:reshape",
         help="fnnet train-step variants as conv_impl:pool_impl pairs",
     )  # fmt: skip
     args = parser.parse_args(argv)

@@ -135,12 +135,11 @@ def _hybrid_applies(strides, pads, spans, groups) -> bool:
     )
 
 
-def _auto_impl(groups: int, in_features: int, strides, dilation) -> str:
-    # Measured with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): XLA's
-    # own convolution beats im2col and shifted matmuls there (the [N*H*W, 9C] patch copy and the
-    # narrow matmul cost more than XLA:CPU's convolution), so every case stays on XLA for now.
-    del groups, in_features, strides, dilation
-    return "xla"
+def _auto_impl(hybrid_ok: bool) -> str:
+    # Measured with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): the
+    # hybrid backward beats XLA's own in the CNN train step; im2col and shifted matmuls lose to
+    # XLA's forward convolution (the [N*H*W, 9C] patch copy and the narrow matmul cost more).
+    return "hybrid" if hybrid_ok else "xla"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,11 +263,9 @@ class Conv(Layer):
         check_input(self, x, (kernel.shape[-2] * self.groups,), "input channels")
         pads, _ = self._geometry(tuple(x.shape[x.ndim - self.rank - 1 :]))
         xf, batch = fold_batch(x, self.rank + 1)
-        impl = self.impl
-        if impl == "auto":
-            impl = _auto_impl(self.groups, x.shape[-1], self.strides, self.dilation)
         spans = effective_window(self.kernel_size, self.dilation)
         hybrid_ok = _hybrid_applies(self.strides, pads, spans, self.groups)
+        impl = _auto_impl(hybrid_ok) if self.impl == "auto" else self.impl
         if impl == "xla" or self.groups != 1 or (impl == "hybrid" and not hybrid_ok):
             y = conv_xla(xf, kernel, self.strides, pads, self.dilation, self.groups)
         elif impl == "hybrid":
