@@ -9,6 +9,7 @@ from fnnet import (
     activations,
     bench,
     checkpoint,
+    convert,
     data,
     initializers,
     losses,
@@ -40,7 +41,26 @@ from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
 from fnnet.gradient_descent import GradientDescentResult, gradient_descent
-from fnnet.layers import RNN, Dense, Embedding, GRUCell, LSTMCell, Perceptron, SimpleRNNCell
+from fnnet.layers import (
+    RNN,
+    AvgPool,
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    GRUCell,
+    LayerNorm,
+    LSTMCell,
+    MaxPool,
+    Perceptron,
+    Reshape,
+    SimpleRNNCell,
+)
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
 from fnnet.train import (
@@ -55,21 +75,32 @@ from fnnet.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AvgPool",
+    "BatchNorm",
     "CheckpointManager",
+    "Conv",
+    "ConvTranspose",
     "Dense",
+    "Dropout",
     "EarlyStopping",
     "Embedding",
     "FitResult",
+    "Flatten",
     "GRUCell",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
     "GradientDescentResult",
     "LSTMCell",
     "Lambda",
     "Layer",
+    "LayerNorm",
+    "MaxPool",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
     "RNN",
+    "Reshape",
     "Residual",
     "Sequential",
     "ShapeError",
@@ -81,6 +112,7 @@ __all__ = [
     "as_layer",
     "bench",
     "checkpoint",
+    "convert",
     "data",
     "elu",
     "evaluate",

@@ -1,8 +1,32 @@
 """Layers by family."""
 
 from fnnet.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
+from fnnet.layers.conv import Conv, ConvTranspose
 from fnnet.layers.dense import Dense, Perceptron
+from fnnet.layers.dropout import Dropout
 from fnnet.layers.embedding import Embedding
+from fnnet.layers.normalization import BatchNorm, LayerNorm
+from fnnet.layers.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 from fnnet.layers.recurrent import RNN
+from fnnet.layers.reshape import Flatten, Reshape
 
-__all__ = ["Dense", "Embedding", "GRUCell", "LSTMCell", "Perceptron", "RNN", "SimpleRNNCell"]
+__all__ = [
+    "AvgPool",
+    "BatchNorm",
+    "Conv",
+    "ConvTranspose",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GRUCell",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+    "LSTMCell",
+    "LayerNorm",
+    "MaxPool",
+    "Perceptron",
+    "RNN",
+    "Reshape",
+    "SimpleRNNCell",
+]

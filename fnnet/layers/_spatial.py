@@ -1,0 +1,104 @@
+"""Shared arithmetic of windowed layers (convolution, pooling): per-axis tuples, padding, sizes.
+
+Padding is always resolved to explicit ``(low, high)`` pairs per spatial axis before any op runs,
+so the reference path and the fast paths of a layer see exactly the same geometry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+
+Pads = tuple[tuple[int, int], ...]
+
+
+def as_tuple(name: str, value, rank: int, owner: str) -> tuple[int, ...]:
+    """``value`` (an int or ``rank`` positive ints) as a tuple of ``rank`` ints."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,) * rank
+    value = tuple(value) if isinstance(value, Sequence) else value
+    if (
+        not isinstance(value, tuple)
+        or len(value) != rank
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+    ):
+        raise ValueError(f"{owner}: {name} must be a positive int or {rank} positive ints, got {value!r}")
+    return value
+
+
+def normalize_padding(padding, rank: int, owner: str, allow_causal: bool = False):
+    """Validate ``padding``: ``"SAME"``, ``"VALID"``, ``"CAUSAL"`` (1-D), an int, or ``rank`` pairs.
+
+    Returns a hashable value: the upper-cased string, or a tuple of ``(low, high)`` pairs.
+    """
+    if isinstance(padding, str):
+        upper = padding.upper()
+        allowed = ("SAME", "VALID", "CAUSAL") if allow_causal else ("SAME", "VALID")
+        if upper not in allowed:
+            raise ValueError(
+                f"{owner}: padding must be one of {allowed} or (low, high) pairs, got {padding!r}"
+            )
+        if upper == "CAUSAL" and rank != 1:
+            raise ValueError(f"{owner}: 'CAUSAL' padding is for 1-D convolution only, this one is {rank}-D")
+        return upper
+    if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        return ((padding, padding),) * rank
+    try:
+        pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
+    except (TypeError, ValueError):
+        pairs = None
+    if pairs is None or len(pairs) != rank or any(v < 0 for pair in pairs for v in pair):
+        raise ValueError(
+            f"{owner}: padding must be 'SAME', 'VALID', an int or {rank} (low, high) pairs of "
+            f"non-negative ints, got {padding!r}"
+        )
+    return pairs
+
+
+def effective_window(window: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:
+    """The span of a dilated window: ``(k - 1) * d + 1`` per axis."""
+    return tuple((k - 1) * d + 1 for k, d in zip(window, dilation, strict=True))
+
+
+def resolve_pads(padding, sizes, window, strides, dilation) -> Pads:
+    """Explicit ``(low, high)`` pads per spatial axis for an input of spatial ``sizes``.
+
+    ``SAME`` gives ``ceil(n / s)`` outputs with the extra pixel (if any) at the high end, as XLA and
+    TensorFlow do; ``CAUSAL`` pads ``k_eff - 1`` at the low end only.
+    """
+    spans = effective_window(window, dilation)
+    if padding == "VALID":
+        return tuple((0, 0) for _ in sizes)
+    if padding == "CAUSAL":
+        return tuple((k - 1, 0) for k in spans)
+    if padding == "SAME":
+        pads = []
+        for n, k, s in zip(sizes, spans, strides, strict=True):
+            total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    return tuple(padding)
+
+
+def output_sizes(sizes, pads: Pads, window, strides, dilation) -> tuple[int, ...]:
+    """Spatial output sizes ``floor((n + lo + hi - k_eff) / s) + 1`` (<= 0: input too small)."""
+    spans = effective_window(window, dilation)
+    return tuple(
+        (n + lo + hi - k) // s + 1 for n, (lo, hi), k, s in zip(sizes, pads, spans, strides, strict=True)
+    )
+
+
+def fold_batch(x: jax.Array, example_rank: int) -> tuple[jax.Array, tuple[int, ...]]:
+    """Merge the leading batch axes of ``x`` into one (adding one when there is none).
+
+    Returns the ``[N, *example]`` array and the original batch shape, for ``unfold_batch``.
+    """
+    batch = tuple(x.shape[: x.ndim - example_rank])
+    return x.reshape((math.prod(batch), *x.shape[x.ndim - example_rank :])), batch
+
+
+def unfold_batch(y: jax.Array, batch: tuple[int, ...]) -> jax.Array:
+    """Undo ``fold_batch`` on an output ``[N, *out_example]``."""
+    return y.reshape((*batch, *y.shape[1:]))

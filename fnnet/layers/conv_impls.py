@@ -1,0 +1,126 @@
+"""The formulations behind ``Conv``: XLA's convolution and the ones a library can choose instead.
+
+All take ``x: [N, *spatial, C]`` (one batch axis), a kernel ``[*k, C // groups, F]`` and explicit
+``(low, high)`` pads, and return ``[N, *out, F]``. ``conv_xla`` is the reference the others are
+tested against (tests/test_conv.py, against PyTorch too); benchmarks/cnn_formulations.py times them.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from fnnet.layers._spatial import effective_window, output_sizes
+
+DIMENSION_NUMBERS = {
+    1: ("NWC", "WIO", "NWC"),
+    2: ("NHWC", "HWIO", "NHWC"),
+    3: ("NDHWC", "DHWIO", "NDHWC"),
+}
+
+__all__ = [
+    "DIMENSION_NUMBERS",
+    "conv_hybrid",
+    "conv_patches",
+    "conv_shifted",
+    "conv_xla",
+    "hybrid_applies",
+]
+
+
+def conv_xla(x, kernel, strides, pads, dilation, groups):
+    """Reference convolution ``[N, *sp, C] * [*k, C // g, F] -> [N, *out, F]`` via lax."""
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        window_strides=strides,
+        padding=pads,
+        rhs_dilation=dilation,
+        dimension_numbers=DIMENSION_NUMBERS[len(strides)],
+        feature_group_count=groups,
+    )
+
+
+def _windows(x, window, strides, pads, dilation):
+    """The shifted, strided views of padded ``x: [N, *sp, C]``, one ``[N, *out, C]`` per offset."""
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    out = output_sizes(x.shape[1:-1], ((0, 0),) * len(window), window, strides, dilation)
+    views = []
+    for offset in itertools.product(*(range(k) for k in window)):
+        start = (0, *(o * d for o, d in zip(offset, dilation, strict=True)), 0)
+        limit = (
+            x.shape[0],
+            *(b + (n - 1) * s + 1 for b, n, s in zip(start[1:-1], out, strides, strict=True)),
+            x.shape[-1],
+        )
+        views.append(lax.slice(x, start, limit, (1, *strides, 1)))
+    return views
+
+
+def conv_patches(x, kernel, strides, pads, dilation):
+    """im2col: the windows concatenated to ``[N, *out, K * C]``, times ``[K * C, F]``."""
+    views = _windows(x, kernel.shape[:-2], strides, pads, dilation)
+    patches = jnp.concatenate(views, axis=-1)  # [N, *out, K * C], offsets major, channels minor
+    return jnp.matmul(patches, kernel.reshape(-1, kernel.shape[-1]))
+
+
+def conv_shifted(x, kernel, strides, pads, dilation):
+    """A sum of shifted matmuls: ``sum_offset window(x, offset) @ kernel[offset]``."""
+    views = _windows(x, kernel.shape[:-2], strides, pads, dilation)
+    taps = kernel.reshape(-1, *kernel.shape[-2:])  # [K, C, F]
+    y = jnp.matmul(views[0], taps[0])
+    for view, tap in zip(views[1:], taps[1:], strict=True):
+        y = y + jnp.matmul(view, tap)
+    return y
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_hybrid(x, kernel, pads, dilation):
+    """Stride-1 convolution: XLA's forward, and a backward pass written as a library can choose.
+
+    ``x: [N, *sp, C]``, ``kernel: [*k, C, F]`` -> ``[N, *out, F]``. The input gradient is XLA's
+    *forward* convolution of the output gradient with the flipped, transposed kernel (XLA:CPU's
+    forward convolutions are much faster than its backward ones); the kernel gradient is one
+    contraction of the stacked shifted windows with the output gradient when the input has few
+    channels (conv1: ``9 * C`` rows), XLA's own kernel gradient otherwise.
+    """
+    return conv_xla(x, kernel, (1,) * (kernel.ndim - 2), pads, dilation, 1)
+
+
+def _conv_hybrid_fwd(x, kernel, pads, dilation):
+    return conv_hybrid(x, kernel, pads, dilation), (x, kernel)
+
+
+def _conv_hybrid_bwd(pads, dilation, residuals, g):
+    x, kernel = residuals
+    rank = kernel.ndim - 2
+    ones = (1,) * rank
+    spans = effective_window(kernel.shape[:-2], dilation)
+    flipped = jnp.swapaxes(jnp.flip(kernel, tuple(range(rank))), -1, -2)  # [*k, F, C]
+    back_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip(spans, pads, strict=True))
+    dx = conv_xla(g, flipped, ones, back_pads, dilation, 1)
+    if x.shape[-1] <= SMALL_CHANNELS:
+        windows = jnp.stack(_windows(x, kernel.shape[:-2], ones, pads, dilation))  # [K, N, *out, C]
+        k_axes = "xyz"[:rank]
+        dkernel = jnp.einsum(f"kn{k_axes}c,n{k_axes}f->kcf", windows, g).reshape(kernel.shape)
+    else:
+        _, pull = jax.vjp(lambda w: conv_xla(x, w, ones, pads, dilation, 1), kernel)
+        (dkernel,) = pull(g)
+    return dx, dkernel
+
+
+conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
+SMALL_CHANNELS = 4  # input channels up to which the kernel gradient uses the stacked windows
+
+
+def hybrid_applies(strides, pads, spans, groups) -> bool:
+    """The hybrid backward needs stride 1, no groups, and pads no wider than the window."""
+    return (
+        groups == 1
+        and all(s == 1 for s in strides)
+        and all(lo <= k - 1 and hi <= k - 1 for (lo, hi), k in zip(pads, spans, strict=True))
+    )

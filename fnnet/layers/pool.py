@@ -1,0 +1,234 @@
+"""Pooling on channels-last inputs: ``MaxPool``, ``AvgPool``, ``GlobalAvgPool``, ``GlobalMaxPool``.
+
+Windows slide over the spatial axes of ``[..., *spatial, C]``; channels are pooled separately.
+When the windows do not overlap (``strides == window``, the usual ``MaxPool(2)``), pooling is a
+reshape to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes: its gradient is
+a cheap broadcast, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is ~10-100x
+slower than its forward pass. ``impl="xla"`` keeps ``lax.reduce_window``, the reference the fast
+path is tested against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.layers._spatial import (
+    as_tuple,
+    fold_batch,
+    normalize_padding,
+    output_sizes,
+    resolve_pads,
+    unfold_batch,
+)
+
+POOL_IMPLS = ("auto", "xla", "reshape")
+
+
+class _Pool(Layer):
+    """Shared geometry of MaxPool and AvgPool (fields declared by the subclasses)."""
+
+    def __post_init__(self):
+        name = type(self).__name__
+        window = self.window
+        if isinstance(window, int) and not isinstance(window, bool):
+            window = (window, window)
+        if not isinstance(window, tuple | list) or not 1 <= len(window) <= 3:
+            raise ValueError(
+                f"{name}: window must be an int (a square 2-D window) or a tuple of 1, 2 or 3 "
+                f"ints, got {self.window!r}"
+            )
+        rank = len(window)
+        setattr_ = object.__setattr__
+        setattr_(self, "window", as_tuple("window", window, rank, name))
+        strides = self.window if self.strides is None else self.strides
+        setattr_(self, "strides", as_tuple("strides", strides, rank, name))
+        setattr_(self, "padding", normalize_padding(self.padding, rank, name))
+        if self.impl not in POOL_IMPLS:
+            raise ValueError(f"{name}: impl must be one of {POOL_IMPLS}, got {self.impl!r}")
+
+    @property
+    def rank(self) -> int:
+        """The number of spatial axes."""
+        return len(self.window)
+
+    def _geometry(self, shape):
+        rank = self.rank
+        if len(shape) < rank + 1:
+            raise ShapeError(
+                self,
+                f"expected input [..., {', '.join(['spatial'] * rank)}, channels] with {rank} "
+                f"spatial axes, got {format_shape(shape)}",
+            )
+        example = tuple(shape[len(shape) - rank - 1 :])
+        ones = (1,) * rank
+        pads = resolve_pads(self.padding, example[:-1], self.window, self.strides, ones)
+        out = output_sizes(example[:-1], pads, self.window, self.strides, ones)
+        if min(out) < 1:
+            raise ShapeError(
+                self,
+                f"input {format_shape(example)} is smaller than the window {format_shape(self.window)}",
+            )
+        return pads, (*out, example[-1])
+
+    def init(self, key, in_shape):
+        del key
+        _, out_shape = self._geometry(tuple(in_shape))
+        return out_shape, {}
+
+    def _pool(self, x, reducer, init_value):
+        """Reduce each window of ``x: [..., *spatial, C]`` with ``"max"`` or ``"sum"``."""
+        pads, _ = self._geometry(tuple(x.shape))
+        xf, batch = fold_batch(x, self.rank + 1)
+        fast = self.impl == "reshape" or (self.impl == "auto" and self.window == self.strides)
+        if fast and self.window == self.strides:
+            y = _pool_reshape(xf, self.window, pads, reducer, init_value)
+        else:
+            op = lax.max if reducer == "max" else lax.add
+            y = lax.reduce_window(
+                xf,
+                np.asarray(init_value, xf.dtype),  # concrete, so lax picks its differentiable max/add
+                op,
+                (1, *self.window, 1),
+                (1, *self.strides, 1),
+                ((0, 0), *pads, (0, 0)),
+            )
+        return unfold_batch(y, batch), pads
+
+
+def _pool_reshape(x, window, pads, reducer, init_value):
+    """Non-overlapping pooling of ``x: [N, *sp, C]`` as pad, crop, reshape and one reduction."""
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=init_value)
+    out = [n // k for n, k in zip(x.shape[1:-1], window, strict=True)]
+    x = x[(slice(None), *(slice(0, o * k) for o, k in zip(out, window, strict=True)))]
+    split = [d for o, k in zip(out, window, strict=True) for d in (o, k)]
+    x = x.reshape((x.shape[0], *split, x.shape[-1]))  # [N, o_1, k_1, ..., C]
+    axes = tuple(range(2, 2 * len(window) + 1, 2))
+    return jnp.max(x, axis=axes) if reducer == "max" else jnp.sum(x, axis=axes)
+
+
+def _real_counts(sizes, pads, window, strides) -> np.ndarray:
+    """How many real (unpadded) pixels each output window covers, ``[*out]`` (a NumPy constant)."""
+    per_axis = []
+    out = output_sizes(sizes, pads, window, strides, (1,) * len(sizes))
+    for n, (lo, _), k, s, o in zip(sizes, pads, window, strides, out, strict=True):
+        start = np.arange(o) * s - lo
+        per_axis.append(np.minimum(start + k, n) - np.maximum(start, 0))
+    counts = per_axis[0]
+    for axis_counts in per_axis[1:]:
+        counts = np.multiply.outer(counts, axis_counts)
+    return counts.astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool(_Pool):
+    """The maximum over each window (padding never wins: it is ``-inf``).
+
+    Args:
+        window: an int (a square 2-D window) or a tuple of 1, 2 or 3 ints setting the spatial rank.
+        strides: an int or one per spatial axis; default ``window`` (non-overlapping windows).
+        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
+        impl: ``"auto"`` (reshape when ``strides == window``, else ``"xla"``), ``"xla"``
+            (``lax.reduce_window``) or ``"reshape"``. Where several inputs tie for the maximum, the
+            reshape path splits the gradient equally between them; ``"xla"`` gives it to one.
+
+    Shapes: ``x: [..., *spatial, C] -> y: [..., *out_spatial, C]``. No params.
+
+    Example:
+        >>> MaxPool(2).apply({}, jnp.ones((8, 28, 28, 32))).shape
+        (8, 14, 14, 32)
+    """
+
+    window: int | tuple[int, ...] = 2
+    strides: int | tuple[int, ...] | None = None
+    padding: str | int | tuple = "VALID"
+    impl: str = "auto"
+
+    def apply(self, params, x, *, key=None, training=False):
+        del params, key, training
+        return self._pool(x, "max", -jnp.inf)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPool(_Pool):
+    """The mean over each window of the *real* pixels: padding is not counted.
+
+    This is PyTorch's ``AvgPool(count_include_pad=False)``: with ``"SAME"`` padding a border window
+    averages only the pixels inside the image.
+
+    Args:
+        window: an int (a square 2-D window) or a tuple of 1, 2 or 3 ints setting the spatial rank.
+        strides: an int or one per spatial axis; default ``window``.
+        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
+        impl: ``"auto"``, ``"xla"`` or ``"reshape"``, as for MaxPool.
+
+    Shapes: ``x: [..., *spatial, C] -> y: [..., *out_spatial, C]``. No params.
+    """
+
+    window: int | tuple[int, ...] = 2
+    strides: int | tuple[int, ...] | None = None
+    padding: str | int | tuple = "VALID"
+    impl: str = "auto"
+
+    def apply(self, params, x, *, key=None, training=False):
+        del params, key, training
+        sums, pads = self._pool(x, "sum", 0.0)
+        sizes = x.shape[x.ndim - self.rank - 1 : -1]
+        counts = _real_counts(sizes, pads, self.window, self.strides)[..., None]  # [*out, 1]
+        return sums / jnp.asarray(counts, sums.dtype).reshape((1,) * (sums.ndim - counts.ndim) + counts.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPool(Layer):
+    """The mean over all spatial axes: ``[..., *spatial, C] -> [..., C]``.
+
+    Args:
+        rank: the number of spatial axes (2 for images).
+    """
+
+    rank: int = 2
+
+    def init(self, key, in_shape):
+        del key
+        _check_rank(self, tuple(in_shape))
+        return (in_shape[-1],), {}
+
+    def apply(self, params, x, *, key=None, training=False):
+        del params, key, training
+        _check_rank(self, tuple(x.shape))
+        return jnp.mean(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalMaxPool(Layer):
+    """The maximum over all spatial axes: ``[..., *spatial, C] -> [..., C]``.
+
+    Args:
+        rank: the number of spatial axes (2 for images).
+    """
+
+    rank: int = 2
+
+    def init(self, key, in_shape):
+        del key
+        _check_rank(self, tuple(in_shape))
+        return (in_shape[-1],), {}
+
+    def apply(self, params, x, *, key=None, training=False):
+        del params, key, training
+        _check_rank(self, tuple(x.shape))
+        return jnp.max(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
+
+
+def _check_rank(layer, shape):
+    if len(shape) < layer.rank + 1 or math.prod(shape[len(shape) - layer.rank - 1 : -1]) == 0:
+        raise ShapeError(
+            layer,
+            f"expected input [..., {', '.join(['spatial'] * layer.rank)}, channels] with "
+            f"{layer.rank} non-empty spatial axes, got {format_shape(shape)}",
+        )
