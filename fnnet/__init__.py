@@ -26,7 +26,7 @@ from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
 from fnnet.gradient_descent import GradientDescentResult, gradient_descent
-from fnnet.layers import Dense, Perceptron
+from fnnet.layers import Dense, GaussianNoise, MaskingNoise, Perceptron
 from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
 from fnnet.train import (
@@ -37,20 +37,25 @@ from fnnet.train import (
     make_train_step,
     predict,
 )
+from fnnet.unsupervised import RBM, Autoencoder
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Autoencoder",
     "Dense",
     "EarlyStopping",
     "FitResult",
+    "GaussianNoise",
     "GradientDescentResult",
     "Lambda",
     "Layer",
+    "MaskingNoise",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RBM",
     "Residual",
     "Sequential",
     "ShapeError",
@@ -85,4 +90,5 @@ __all__ = [
     "step",
     "summary",
     "tanh",
+    "unsupervised",
 ]

@@ -3,16 +3,20 @@
 import fnnet
 
 EXPECTED = {
+    "Autoencoder",
     "Dense",
     "EarlyStopping",
     "FitResult",
+    "GaussianNoise",
     "GradientDescentResult",
     "Lambda",
     "Layer",
+    "MaskingNoise",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RBM",
     "Residual",
     "Sequential",
     "ShapeError",
@@ -47,6 +51,7 @@ EXPECTED = {
     "step",
     "summary",
     "tanh",
+    "unsupervised",
 }
 
 
