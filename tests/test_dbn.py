@@ -84,3 +84,11 @@ def test_dbn_experiment_reports_both_initialisations(tmp_path, data_dir):
     for regime in metrics["fine_tuning"].values():
         assert regime["dbn_accuracy"] > 0.85 and regime["random_accuracy"] > 0.5
     assert (tmp_path / "dbn_mnist" / "first_layer_features.png").stat().st_size > 5000
+
+
+def test_exported_params_do_not_alias_the_dbn():
+    rng = np.random.default_rng(0)
+    dbn = DBN([random_rbm(rng, 6, 5)], [])
+    _, params = dbn_mlp(dbn, (5,), 3, 6, jax.random.key(0))
+    params["0"]["kernel"].delete()  # what a donating train step does to its input buffers
+    assert np.isfinite(np.asarray(dbn.rbms[0]["kernel"])).all()

@@ -98,7 +98,8 @@ def dbn_mlp(dbn: DBN | None, hidden_sizes: Sequence[int], num_classes: int, in_f
         key: initialises the output layer (and every layer when ``dbn`` is None).
 
     Returns:
-        ``(model, params)`` with ``model = Sequential(Dense(H1), sigmoid, ..., Dense(num_classes))``.
+        ``(model, params)`` with ``model = Sequential(Dense(H1), sigmoid, ..., Dense(num_classes))``; the
+        params are copies of the DBN's arrays, so training may donate them.
     """
     layers = []
     for size in hidden_sizes:
@@ -118,5 +119,6 @@ def dbn_mlp(dbn: DBN | None, hidden_sizes: Sequence[int], num_classes: int, in_f
                 f"dbn_mlp: RBM {i} has kernel {tuple(rbm['kernel'].shape)} "
                 f"but layer {2 * i} needs {tuple(want)}"
             )
-        params[str(2 * i)] = {"kernel": rbm["kernel"], "bias": rbm["hidden_bias"]}
+        # copies: fit donates the state's buffers, which must not delete the DBN's own arrays
+        params[str(2 * i)] = {"kernel": jnp.array(rbm["kernel"]), "bias": jnp.array(rbm["hidden_bias"])}
     return model, params
