@@ -88,3 +88,16 @@ def test_gan_learns_on_an_mnist_subset(data_dir):
     assert spread > 0.3 * float(jnp.mean(x.std(0)))  # not collapsed onto one image
     last = {name: float(jnp.mean(v[-10:])) for name, v in logs.items()}
     assert last["d_fake"] > 0.05 and last["d_real"] < 0.98  # the discriminator has not won outright
+
+
+@pytest.mark.slow
+def test_gan_experiment_covers_every_digit_confidently(tmp_path, data_dir):
+    """The issue's check (about 15 minutes on 2 shared cores)."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "experiments"))
+    metrics = __import__("gan_mnist").main(["--out-dir", str(tmp_path), "--quiet"])
+    assert metrics["min_class_fraction"] >= 0.03
+    assert metrics["mean_top_probability"] >= 0.9
+    assert (tmp_path / "gan_mnist" / "samples_epoch_010.png").stat().st_size > 5000
