@@ -34,6 +34,7 @@ DEFAULTS = dict(
     train_size=60000,
     time_limit=None,  # minutes; stop after the epoch that passes it
     ema_decay=0.999,  # decay of the generator's weight average
+    minibatch_stddev=1,  # 1: the discriminator also sees its batch's feature spread (Karras et al. 2018)
 )
 
 
@@ -45,10 +46,21 @@ def build_parser():
     parser.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
     parser.add_argument("--time-limit", type=float, default=DEFAULTS["time_limit"])
     parser.add_argument("--ema-decay", type=float, default=DEFAULTS["ema_decay"])
+    parser.add_argument("--minibatch-stddev", type=int, choices=(0, 1), default=DEFAULTS["minibatch_stddev"])
     return parser
 
 
-def networks():
+def minibatch_stddev(h):
+    """``[B, F] -> [B, F + 1]``: append the batch's mean feature spread, so a collapsed batch stands out.
+
+    It couples the examples of a batch (the leading axis), which is what it is for: the discriminator
+    sees real and generated batches separately and can tell a batch of near-copies from real digits.
+    """
+    spread = jnp.mean(jnp.std(h, axis=0))
+    return jnp.concatenate([h, jnp.broadcast_to(spread, (*h.shape[:-1], 1))], axis=-1)
+
+
+def networks(use_minibatch_stddev: bool = True):
     """The generator ``[L] -> [784]`` (tanh, pixels in [-1, 1]) and discriminator ``[784] -> [1]``."""
     leaky = fn.Lambda(fn.leaky_relu, (("negative_slope", 0.2),))
     g_layers, d_layers = [], []
@@ -56,6 +68,8 @@ def networks():
         g_layers += [fn.Dense(size), leaky]
     for size in DEFAULTS["discriminator_hidden"]:
         d_layers += [fn.Dense(size), leaky]
+    if use_minibatch_stddev:
+        d_layers.append(minibatch_stddev)
     return fn.Sequential(*g_layers, fn.Dense(784), fn.tanh), fn.Sequential(*d_layers, fn.Dense(1))
 
 
@@ -104,7 +118,7 @@ def main(argv=None) -> dict:
     classifier_params, accuracy = load_or_train(folder, data, args.classifier_epochs, args.seed)
     report(args, f"classifier test accuracy {accuracy:.4f}")
     x = jnp.asarray(data.x_train[: args.train_size].reshape(-1, 784) * 2 - 1)  # [N, 784] in [-1, 1]
-    generator, discriminator = networks()
+    generator, discriminator = networks(bool(args.minibatch_stddev))
     g_opt = optax.adam(args.learning_rate, b1=0.5)
     d_opt = optax.adam(args.learning_rate, b1=0.5)
     key = jax.random.key(args.seed)
