@@ -130,8 +130,8 @@ def test_cd_gradient_is_the_gradient_of_the_free_energy_gap():
     p = to_jax(small_params())
     v = jnp.asarray(DATA, jnp.float32)
     key = jax.random.key(5)
-    negative = rbm.gibbs_chain(p, v, key, 2)
-    grads = rbm.cd_gradient(p, v, key, 2)
+    negative = jax.jit(rbm.gibbs_chain, static_argnums=3)(p, v, key, 2)
+    grads = jax.jit(rbm.cd_gradient, static_argnums=3)(p, v, key, 2)
     positive_part = free_energy_grad(small_params(), DATA)
     negative_part = free_energy_grad(small_params(), np.asarray(negative, np.float64))
     want = {k: positive_part[k].mean(0) - negative_part[k].mean(0) for k in grads}

@@ -16,6 +16,7 @@ Params: ``{"kernel": W [V, H], "visible_bias": b [V], "hidden_bias": c [H]}``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -170,6 +171,12 @@ def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1):
     return step
 
 
+@functools.lru_cache(maxsize=32)
+def _cd_epoch_fn(optimizer, k, batch_size):
+    # one jitted epoch per (optimizer, k, batch size), shared by every RBM trained with them
+    return make_epoch_fn(make_cd_step(optimizer, k), batch_size)
+
+
 def fit_rbm(
     rbm: RBM,
     x,
@@ -205,7 +212,7 @@ def fit_rbm(
     if state is None:
         _, params = rbm.init(init_key, (x.shape[1],))
         state = TrainState(params, optimizer.init(params), {}, jnp.zeros((), jnp.int32), train_key)
-    run_epoch = make_epoch_fn(make_cd_step(optimizer, k), batch_size)
+    run_epoch = _cd_epoch_fn(optimizer, k, batch_size)
     history: dict[str, list[float]] = {}
     for epoch in range(epochs):
         state, logs = run_epoch(state, x, jax.random.fold_in(shuffle_key, epoch))
