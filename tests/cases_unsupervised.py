@@ -7,16 +7,9 @@ from fnnet.unsupervised import dense_autoencoder, flatten_trailing, unflatten_tr
 
 CASES = [
     Case("gaussian_noise_training", fn.GaussianNoise(0.3), (4,), training=True),
-    Case("gaussian_noise_eval", fn.GaussianNoise(0.3), (2, 3)),
     Case("masking_noise_training", fn.MaskingNoise(0.5), (6,), training=True),
     Case("rbm_hidden_probabilities", fn.RBM(3), (5,)),
     Case("dense_autoencoder", dense_autoencoder(6, 2, (4,), activation=fn.tanh), (6,)),
-    Case(
-        "denoising_autoencoder",
-        dense_autoencoder(5, 2, (), noise=fn.GaussianNoise(0.1)),
-        (5,),
-        training=True,
-    ),
     Case(
         "autoencoder_reshaping",
         fn.Autoencoder(
