@@ -51,11 +51,13 @@ from fnnet.layers import (
     Dropout,
     Embedding,
     Flatten,
+    GaussianNoise,
     GlobalAvgPool,
     GlobalMaxPool,
     GRUCell,
     LayerNorm,
     LSTMCell,
+    MaskingNoise,
     MaxPool,
     Perceptron,
     Reshape,
@@ -71,10 +73,12 @@ from fnnet.train import (
     make_train_step,
     predict,
 )
+from fnnet.unsupervised import RBM, Autoencoder
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Autoencoder",
     "AvgPool",
     "BatchNorm",
     "CheckpointManager",
@@ -87,6 +91,7 @@ __all__ = [
     "FitResult",
     "Flatten",
     "GRUCell",
+    "GaussianNoise",
     "GlobalAvgPool",
     "GlobalMaxPool",
     "GradientDescentResult",
@@ -94,11 +99,13 @@ __all__ = [
     "Lambda",
     "Layer",
     "LayerNorm",
+    "MaskingNoise",
     "MaxPool",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RBM",
     "RNN",
     "Reshape",
     "Residual",
@@ -143,5 +150,6 @@ __all__ = [
     "step",
     "summary",
     "tanh",
+    "unsupervised",
     "zoo",
 ]

@@ -3,6 +3,7 @@
 import fnnet
 
 EXPECTED = {
+    "Autoencoder",
     "AvgPool",
     "BatchNorm",
     "CheckpointManager",
@@ -15,6 +16,7 @@ EXPECTED = {
     "FitResult",
     "Flatten",
     "GRUCell",
+    "GaussianNoise",
     "GlobalAvgPool",
     "GlobalMaxPool",
     "GradientDescentResult",
@@ -22,11 +24,13 @@ EXPECTED = {
     "Lambda",
     "Layer",
     "LayerNorm",
+    "MaskingNoise",
     "MaxPool",
     "NonFiniteLossError",
     "Parallel",
     "Perceptron",
     "PerceptronFit",
+    "RBM",
     "RNN",
     "Reshape",
     "Residual",
@@ -71,6 +75,7 @@ EXPECTED = {
     "step",
     "summary",
     "tanh",
+    "unsupervised",
     "zoo",
 }
 

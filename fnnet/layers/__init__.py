@@ -5,6 +5,7 @@ from fnnet.layers.conv import Conv, ConvTranspose
 from fnnet.layers.dense import Dense, Perceptron
 from fnnet.layers.dropout import Dropout
 from fnnet.layers.embedding import Embedding
+from fnnet.layers.noise import GaussianNoise, MaskingNoise
 from fnnet.layers.normalization import BatchNorm, LayerNorm
 from fnnet.layers.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 from fnnet.layers.recurrent import RNN
@@ -20,10 +21,12 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRUCell",
+    "GaussianNoise",
     "GlobalAvgPool",
     "GlobalMaxPool",
     "LSTMCell",
     "LayerNorm",
+    "MaskingNoise",
     "MaxPool",
     "Perceptron",
     "RNN",
