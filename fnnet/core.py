@@ -183,6 +183,26 @@ def check_input(layer: Layer, x: Array, expected_tail: Shape, what: str = "input
         )
 
 
+def init_kernel_and_bias(layer: Any, key: Array, kernel_shape: Shape) -> Params:
+    """``{"kernel": ..., "bias": ...}`` from a layer's ``kernel_init``, ``bias_init`` and ``use_bias``.
+
+    The bias has the kernel's last axis (``features``); kernel and bias get independent keys.
+
+    Args:
+        layer: a layer with ``kernel_init``, ``bias_init`` and ``use_bias`` fields.
+        key: a ``jax.random`` key.
+        kernel_shape: the kernel's shape, output features last.
+
+    Returns:
+        The parameter dict (no ``"bias"`` when ``use_bias`` is false).
+    """
+    kernel_key, bias_key = jax.random.split(key)
+    params = {"kernel": layer.kernel_init(kernel_key, tuple(kernel_shape), jnp.float32)}
+    if layer.use_bias:
+        params["bias"] = layer.bias_init(bias_key, (kernel_shape[-1],), jnp.float32)
+    return params
+
+
 def add_trailing(x: Array, b: Array) -> Array:
     """``x + b`` where ``b`` matches the trailing axes of ``x``, with the broadcast made explicit.
 

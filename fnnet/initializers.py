@@ -8,7 +8,7 @@ the one before it the input axis, and any leading axes (a convolution's window) 
 |---|---|---|
 | Dense, Conv, ConvTranspose | ``lecun_normal()`` | ``zeros`` |
 | Perceptron | ``standard_normal()`` (the course's) | ``zeros`` |
-| SimpleRNN, LSTM, GRU | input ``lecun_normal()``, recurrent ``orthogonal()`` | ``zeros`` |
+| SimpleRNN, LSTM, GRU | input ``glorot_uniform()``, recurrent ``orthogonal()`` | ``zeros`` |
 | Embedding | ``normal(1.0)`` | — |
 | BatchNorm, LayerNorm | scale ``ones`` | offset ``zeros`` |
 """

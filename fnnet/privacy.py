@@ -14,7 +14,6 @@ sampled Gaussian mechanism (Mironov et al. 2019; integer orders, Poisson samplin
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
@@ -24,7 +23,7 @@ import numpy as np
 import optax
 
 from fnnet.core import Layer
-from fnnet.train import TrainState
+from fnnet.train import TrainState, guarded_update
 
 __all__ = [
     "clip_per_example",
@@ -139,11 +138,14 @@ def make_dp_step_fn(
         _, grads = per_example_gradients(model, loss, state.params, x, y)
         _, norms = clip_per_example(grads, l2_norm_clip)  # only the norms are kept
         scale = jax.lax.stop_gradient(l2_norm_clip / jnp.maximum(norms, l2_norm_clip))  # [B]
+
         # sum_i scale_i * grad_i is the gradient of sum_i scale_i * loss_i: one batched backward
         # pass instead of scaling and summing B materialised gradients
-        weighted = jax.value_and_grad(lambda p: jnp.sum(scale * per_example_losses(p, x, y)))
-        _, clipped_sum = weighted(state.params)
-        losses = per_example_losses(state.params, x, y)
+        def weighted(p):
+            losses = per_example_losses(p, x, y)
+            return jnp.sum(scale * losses), losses
+
+        (_, losses), clipped_sum = jax.value_and_grad(weighted, has_aux=True)(state.params)
         leaves, treedef = jax.tree.flatten(clipped_sum)
         keys = jax.random.split(noise_key, len(leaves))
         std = noise_multiplier * l2_norm_clip
@@ -154,22 +156,20 @@ def make_dp_step_fn(
                 for g, k in zip(leaves, keys, strict=True)
             ],
         )
-        updates, opt_state = optimizer.update(noisy, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
         value = jnp.mean(losses)
-        ok = jnp.isfinite(value)
-        keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(ok, new, old))
+        finite = jnp.isfinite(value)
+        params, opt_state, _ = guarded_update(optimizer, noisy, state, finite)
         new_state = TrainState(
-            params=keep(params, state.params),
-            opt_state=keep(opt_state, state.opt_state),
+            params=params,
+            opt_state=opt_state,
             model_state=state.model_state,
-            step=state.step + ok.astype(jnp.int32),
+            step=state.step + finite.astype(jnp.int32),
             key=key,
         )
         clip_fraction = jnp.mean((norms > l2_norm_clip).astype(jnp.float32))
         return new_state, {
             "loss": value,
-            "finite": jnp.isfinite(value),
+            "finite": finite,
             "clip_fraction": clip_fraction,
         }
 

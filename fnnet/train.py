@@ -25,6 +25,7 @@ Metrics = Mapping[str, Callable[[Array, Array], Array]]
 __all__ = [
     "TrainState",
     "evaluate",
+    "guarded_update",
     "init_train_state",
     "make_step_fn",
     "make_train_step",
@@ -77,6 +78,28 @@ def init_train_state(
     )
 
 
+def guarded_update(optimizer: optax.GradientTransformation, grads, state: TrainState, finite):
+    """Apply ``optimizer`` to ``state.params`` only where the loss was ``finite``.
+
+    On a non-finite loss the optimizer sees a zero gradient (so its moments stay finite) and the
+    parameter update is zeroed. Gating the update rather than selecting between whole old and new
+    states lets XLA update parameters and optimizer state in place inside loops.
+
+    Args:
+        optimizer: any optax GradientTransformation.
+        grads: the gradient, a pytree like ``state.params``.
+        state: the current TrainState.
+        finite: a boolean scalar, whether the loss was finite.
+
+    Returns:
+        ``(params, opt_state, updates)``.
+    """
+    grads = jax.tree.map(lambda g: jnp.where(finite, g, jnp.zeros_like(g)), grads)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)
+    return optax.apply_updates(state.params, updates), opt_state, updates
+
+
 def make_step_fn(
     model: Layer,
     loss: Loss,
@@ -116,11 +139,9 @@ def make_step_fn(
 
         (value, (out, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         finite = jnp.isfinite(value)
-        grads = jax.tree.map(lambda g: jnp.where(finite, g, jnp.zeros_like(g)), grads)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)
+        params, opt_state, updates = guarded_update(optimizer, grads, state, finite)
         new_state = TrainState(
-            params=optax.apply_updates(state.params, updates),
+            params=params,
             opt_state=opt_state,
             model_state=jax.tree.map(lambda n, o: jnp.where(finite, n, o), model_state, state.model_state),
             step=state.step + finite.astype(jnp.int32),

@@ -85,3 +85,15 @@ def test_a_layer_defining_neither_apply_is_reported():
 
     with pytest.raises(NotImplementedError, match="Empty defines neither apply nor apply_with_state"):
         Empty().apply({}, jnp.zeros(1))
+
+
+def test_init_kernel_and_bias_follows_the_layer_fields():
+    from fnnet.core import init_kernel_and_bias
+    from fnnet.initializers import constant
+
+    params = init_kernel_and_bias(
+        fn.Dense(3, kernel_init=constant(2.0), bias_init=constant(-1.0)), jax.random.key(0), (4, 3)
+    )
+    np.testing.assert_array_equal(params["kernel"], np.full((4, 3), 2.0))
+    np.testing.assert_array_equal(params["bias"], np.full(3, -1.0))
+    assert set(init_kernel_and_bias(fn.Dense(3, use_bias=False), jax.random.key(0), (4, 3))) == {"kernel"}

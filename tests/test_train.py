@@ -104,3 +104,19 @@ def test_vmap_over_parameter_sets_just_works():
     assert out.shape == (3, 32, 1)
     single = model.apply(jax.tree.map(lambda a: a[1], params), X)
     np.testing.assert_allclose(out[1], single, rtol=1e-5, atol=1e-6)
+
+
+def test_guarded_update_applies_sgd_when_finite_and_nothing_otherwise():
+    from fnnet.train import guarded_update
+
+    params = {"w": jnp.array([1.0, -2.0])}
+    grads = {"w": jnp.array([0.5, 4.0])}
+    opt = optax.sgd(0.1, momentum=0.9)
+    state = fn.TrainState(params, opt.init(params), {}, jnp.zeros((), jnp.int32), jax.random.key(0))
+    new, _, _ = guarded_update(opt, grads, state, jnp.array(True))
+    np.testing.assert_allclose(new["w"], np.array([1.0, -2.0]) - 0.1 * np.array([0.5, 4.0]), rtol=1e-6)
+    nan_grads = {"w": jnp.array([np.nan, 1.0])}
+    kept, opt_state, updates = guarded_update(opt, nan_grads, state, jnp.array(False))
+    np.testing.assert_array_equal(kept["w"], params["w"])
+    np.testing.assert_array_equal(updates["w"], np.zeros(2))
+    assert np.all(np.isfinite(jax.tree.leaves(opt_state)[0]))

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 
 from fnnet import initializers
-from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
+from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape, init_kernel_and_bias
 from fnnet.layers._spatial import (
     as_tuple,
     effective_window,
@@ -155,11 +154,9 @@ class Conv(Layer):
 
     def init(self, key, in_shape):
         _, out_shape = self._geometry(tuple(in_shape))
-        kernel_key, bias_key = jax.random.split(key)
-        shape = (*self.kernel_size, in_shape[-1] // self.groups, self.features)
-        params = {"kernel": self.kernel_init(kernel_key, shape, jnp.float32)}
-        if self.use_bias:
-            params["bias"] = self.bias_init(bias_key, (self.features,), jnp.float32)
+        params = init_kernel_and_bias(
+            self, key, (*self.kernel_size, in_shape[-1] // self.groups, self.features)
+        )
         return out_shape, params
 
     def apply(self, params, x, *, key=None, training=False):
@@ -266,11 +263,7 @@ class ConvTranspose(Layer):
 
     def init(self, key, in_shape):
         _, out_shape = self._crops(tuple(in_shape))
-        kernel_key, bias_key = jax.random.split(key)
-        shape = (*self.kernel_size, in_shape[-1], self.features)
-        params = {"kernel": self.kernel_init(kernel_key, shape, jnp.float32)}
-        if self.use_bias:
-            params["bias"] = self.bias_init(bias_key, (self.features,), jnp.float32)
+        params = init_kernel_and_bias(self, key, (*self.kernel_size, in_shape[-1], self.features))
         return out_shape, params
 
     def apply(self, params, x, *, key=None, training=False):

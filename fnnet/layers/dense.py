@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 
 from fnnet import initializers
 from fnnet.activations import step
-from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
+from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape, init_kernel_and_bias
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +43,7 @@ class Dense(Layer):
         if len(in_shape) < 1:
             raise ShapeError(self, f"needs an input with at least one axis, got {format_shape(in_shape)}")
         in_features = in_shape[-1]
-        kernel_key, bias_key = jax.random.split(key)
-        params = {"kernel": self.kernel_init(kernel_key, (in_features, self.features), jnp.float32)}
-        if self.use_bias:
-            params["bias"] = self.bias_init(bias_key, (self.features,), jnp.float32)
-        return (*in_shape[:-1], self.features), params
+        return (*in_shape[:-1], self.features), init_kernel_and_bias(self, key, (in_features, self.features))
 
     def apply(self, params, x, *, key=None, training=False):
         del key, training

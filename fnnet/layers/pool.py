@@ -184,45 +184,43 @@ class AvgPool(_Pool):
 
 
 @dataclasses.dataclass(frozen=True)
-class GlobalAvgPool(Layer):
+class _GlobalPool(Layer):
+    """Reduces all spatial axes with ``_reduce``: ``[..., *spatial, C] -> [..., C]``."""
+
+    rank: int = 2
+    _reduce = staticmethod(jnp.mean)
+
+    def init(self, key, in_shape):
+        del key
+        _check_rank(self, tuple(in_shape))
+        return (in_shape[-1],), {}
+
+    def apply(self, params, x, *, key=None, training=False):
+        del params, key, training
+        _check_rank(self, tuple(x.shape))
+        return self._reduce(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPool(_GlobalPool):
     """The mean over all spatial axes: ``[..., *spatial, C] -> [..., C]``.
 
     Args:
         rank: the number of spatial axes (2 for images).
     """
 
-    rank: int = 2
-
-    def init(self, key, in_shape):
-        del key
-        _check_rank(self, tuple(in_shape))
-        return (in_shape[-1],), {}
-
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
-        _check_rank(self, tuple(x.shape))
-        return jnp.mean(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
+    _reduce = staticmethod(jnp.mean)
 
 
 @dataclasses.dataclass(frozen=True)
-class GlobalMaxPool(Layer):
+class GlobalMaxPool(_GlobalPool):
     """The maximum over all spatial axes: ``[..., *spatial, C] -> [..., C]``.
 
     Args:
         rank: the number of spatial axes (2 for images).
     """
 
-    rank: int = 2
-
-    def init(self, key, in_shape):
-        del key
-        _check_rank(self, tuple(in_shape))
-        return (in_shape[-1],), {}
-
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
-        _check_rank(self, tuple(x.shape))
-        return jnp.max(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
+    _reduce = staticmethod(jnp.max)
 
 
 def _check_rank(layer, shape):
