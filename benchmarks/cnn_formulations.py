@@ -203,9 +203,15 @@ def main(argv=None):
         "--combos", default="xla:xla,xla:reshape,auto:auto,patches:reshape",
         help="fnnet train-step variants as conv_impl:pool_impl pairs",
     )  # fmt: skip
+    parser.add_argument(
+        "--retain-memory", action="store_true",
+        help="fnnet.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.retain_memory:
+        fn.retain_freed_memory()
     key = jax.random.key(0)
-    print(f"jax {jax.__version__}, load average before: {os.getloadavg()}")
+    print(f"jax {jax.__version__}, retain memory: {args.retain_memory}, load average: {os.getloadavg()}")
     results = {}
     if args.part in ("ops", "all"):
         ops = interleaved(op_variants(key), args.rounds, args.block)

@@ -41,6 +41,7 @@ from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
 from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
 from fnnet.gradient_descent import GradientDescentResult, gradient_descent
+from fnnet.host_memory import retain_freed_memory
 from fnnet.layers import (
     RNN,
     AvgPool,
@@ -143,6 +144,7 @@ __all__ = [
     "privacy",
     "progress",
     "relu",
+    "retain_freed_memory",
     "sampling",
     "sigmoid",
     "softmax",

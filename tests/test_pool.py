@@ -74,6 +74,23 @@ def test_max_pool_matches_torch_with_gradients(in_shape, window, strides, paddin
 
 
 @pytest.mark.parametrize("impl", ["xla", "reshape"])
+def test_max_pool_gives_a_tied_maximum_gradient_to_one_input_as_torch_does(impl):
+    # After a ReLU whole windows are 0: the gradient must go to one input, not be split between them.
+    layer = fn.MaxPool(2, impl=impl)
+    x = np.maximum(np.random.default_rng(2).normal(size=(2, 6, 6, 3)), 0.0)
+    x[0, :2, :2, 1] = 0.0
+    x[1, 2:4, 2:4, 0] = 1.5
+    g = np.random.default_rng(3).normal(size=(2, 3, 3, 3))
+    xt = channels_first(x)
+    yt = tnf.max_pool2d(xt, 2)
+    y, _, dx = fnnet_vjp(lambda p, x: layer.apply(p, x), {}, x, g)
+    assert_close(y, channels_last(yt), "output")
+    yt.backward(channels_first(g).detach())
+    assert_close(dx, channels_last(xt.grad), "input gradient")
+    assert np.count_nonzero(np.asarray(dx)[1, 2:4, 2:4, 0]) == 1
+
+
+@pytest.mark.parametrize("impl", ["xla", "reshape"])
 @pytest.mark.parametrize("window,strides,padding", [(2, None, "VALID"), (3, 1, 1), (3, 2, 1)])
 def test_avg_pool_matches_torch_count_include_pad_false(window, strides, padding, impl):
     layer = fn.AvgPool(window, strides=strides, padding=padding, impl=impl)

@@ -68,6 +68,7 @@ EXPECTED = {
     "privacy",
     "progress",
     "relu",
+    "retain_freed_memory",
     "sampling",
     "sigmoid",
     "softmax",

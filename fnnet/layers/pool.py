@@ -2,17 +2,20 @@
 
 Windows slide over the spatial axes of ``[..., *spatial, C]``; channels are pooled separately.
 When the windows do not overlap (``strides == window``, the usual ``MaxPool(2)``), pooling is a
-reshape to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes: its gradient is
-a cheap broadcast, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is ~10-100x
-slower than its forward pass. ``impl="xla"`` keeps ``lax.reduce_window``, the reference the fast
+reshape to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes. The maximum is
+a running maximum over the window positions that remembers which position won, so its gradient is
+one select over the input, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is
+~10-100x slower than its forward pass and ``jnp.max``'s gradient takes three passes. ``impl="xla"`` keeps ``lax.reduce_window``, the reference the fast
 path is tested against.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -108,8 +111,55 @@ def _pool_reshape(x, window, pads, reducer, init_value):
     x = x[(slice(None), *(slice(0, o * k) for o, k in zip(out, window, strict=True)))]
     split = [d for o, k in zip(out, window, strict=True) for d in (o, k)]
     x = x.reshape((x.shape[0], *split, x.shape[-1]))  # [N, o_1, k_1, ..., C]
-    axes = tuple(range(2, 2 * len(window) + 1, 2))
-    return jnp.max(x, axis=axes) if reducer == "max" else jnp.sum(x, axis=axes)
+    if reducer == "max":
+        return _window_max(x)
+    return jnp.sum(x, axis=tuple(range(2, 2 * len(window) + 1, 2)))
+
+
+def _window_positions(window):
+    """``(slices, numbers)`` for windows ``[N, o_1, k_1, ..., C]`` of size ``window = (k_1, ...)``.
+
+    ``slices[i]`` selects window position ``i`` (row-major over the ``k`` axes) from every window;
+    ``numbers`` is ``[1, 1, k_1, 1, k_2, ..., 1]`` holding each position's ``i`` in its place.
+    """
+    slices = [
+        (slice(None), *(item for p in position for item in (slice(None), p)), slice(None))
+        for position in itertools.product(*(range(k) for k in window))
+    ]
+    numbers = np.arange(math.prod(window), dtype=np.int32)
+    return slices, numbers.reshape([1, *(d for k in window for d in (1, k)), 1])
+
+
+@jax.custom_vjp
+def _window_max(x):
+    """The maximum of each window of ``x: [N, o_1, k_1, ..., C]`` -> ``[N, o_1, ..., C]``.
+
+    A running maximum over the window's positions (one fused pass that also absorbs a preceding
+    bias and activation). The gradient goes to the *first* maximal input of each window
+    (row-major), as PyTorch's does, through one select over the input.
+    """
+    return _window_max_fwd(x)[0]
+
+
+def _window_max_fwd(x):
+    slices, _ = _window_positions(x.shape[2:-1:2])
+    best = x[slices[0]]
+    first = jnp.zeros(best.shape, jnp.int32)
+    for i, index in enumerate(slices[1:], start=1):
+        candidate = x[index]
+        first = jnp.where(candidate > best, i, first)
+        best = jnp.maximum(best, candidate)  # propagates NaN, as jnp.max does
+    return best, (first, x.shape[2:-1:2])
+
+
+def _window_max_bwd(residuals, g):
+    first, window = residuals
+    _, numbers = _window_positions(window)
+    spread = (slice(None), *(item for _ in window for item in (slice(None), None)), slice(None))
+    return (jnp.where(numbers == first[spread], g[spread], jnp.zeros((), g.dtype)),)
+
+
+_window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
 def _real_counts(sizes, pads, window, strides) -> np.ndarray:
@@ -134,8 +184,9 @@ class MaxPool(_Pool):
         strides: an int or one per spatial axis; default ``window`` (non-overlapping windows).
         padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
         impl: ``"auto"`` (reshape when ``strides == window``, else ``"xla"``), ``"xla"``
-            (``lax.reduce_window``) or ``"reshape"``. Where several inputs tie for the maximum, the
-            reshape path splits the gradient equally between them; ``"xla"`` gives it to one.
+            (``lax.reduce_window``) or ``"reshape"``. Where several inputs tie for the maximum (as
+            whole windows of zeros after a ReLU do), the gradient goes to the first of them in
+            row-major window order, as in PyTorch, on both paths.
 
     Shapes: ``x: [..., *spatial, C] -> y: [..., *out_spatial, C]``. No params.
 
