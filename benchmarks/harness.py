@@ -101,7 +101,13 @@ def spawn(name, job, args, folder) -> list[dict]:
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
-    """Median over rounds of each entry's per-round medians; FLOPs from hand-JAX's XLA count."""
+    """Median over rounds of each entry's per-round medians, and the fraction of the ceiling.
+
+    FLOPs: XLA's count of the hand-written JAX step (MLP, CNN); the hand count of
+    ``recurrent_step_flops`` for the LSTM and GRU, whose scan XLA counts once.
+    """
+    from peers.common import GATES, Spec, recurrent_step_flops
+
     ceilings = {}
     for r in rows:
         if r["framework"] == "ceiling":
@@ -116,7 +122,10 @@ def aggregate(rows: list[dict]) -> list[dict]:
     table = []
     for key, group in sorted(groups.items()):
         median = statistics.median(r["median_s"] for r in group)
-        model_flops = flops.get(key[1:]) or group[0].get("flops")
+        if key[1] in GATES:  # XLA counts a scan's body once: count the recurrent step by hand
+            model_flops = recurrent_step_flops(Spec(*key[1:]))
+        else:
+            model_flops = flops.get(key[1:]) or group[0].get("flops")
         fraction = None
         if model_flops and key[2] in ceilings:
             fraction = model_flops / median / ceilings[key[2]]

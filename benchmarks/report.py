@@ -127,7 +127,8 @@ def section(run: dict, source: str, figures: list[pathlib.Path], out: pathlib.Pa
         f"Matmul ceiling (median over rounds): {ceilings}.",
         "Median train-step time in ms (median over rounds of each round's median of timed "
         "blocks); **bold** is the fastest; '% of ceiling' uses XLA's FLOP count of the "
-        "hand-written JAX step.",
+        "hand-written JAX step (MLP, CNN) or 3x the forward matmul FLOPs counted by hand "
+        "(LSTM, GRU: XLA counts a scan's body once).",
         table(run),
     ]
     if run["notes"]:

@@ -1,7 +1,7 @@
 """The functional training step: a TrainState pytree and ``train_step(state, batch) -> (state, metrics)``.
 
-Data flow of one step: the batch ``(x, y)`` goes through ``model.apply_with_state`` with a fresh key
-split from ``state.key``; the loss and its gradient w.r.t. ``state.params`` come from
+Data flow of one step: the batch ``(x, y)`` goes through ``model.apply_with_state`` with the step's
+key, ``fold_in(state.key, state.step)``; the loss and its gradient w.r.t. ``state.params`` come from
 ``jax.value_and_grad``; the optax optimizer turns the gradient into an update; the update is applied only
 if the loss is finite, so a NaN never reaches the parameters.
 """
@@ -41,7 +41,8 @@ class TrainState(NamedTuple):
         opt_state: the optax optimizer's state.
         model_state: the model's mutable state (batch statistics); ``{}`` for most models.
         step: the number of steps taken, an int32 scalar.
-        key: the ``jax.random`` key the next step splits its randomness from.
+        key: the training run's ``jax.random`` key; step ``n`` draws its randomness (dropout, noise)
+            from ``fold_in(key, n)``, so a model without randomness spends nothing on keys.
     """
 
     params: Any
@@ -129,7 +130,7 @@ def make_step_fn(
 
     def step(state: TrainState, batch):
         x, y = batch
-        key, step_key = jax.random.split(state.key)
+        step_key = jax.random.fold_in(state.key, state.step)  # dead code, so free, without randomness
 
         def objective(params):
             out, model_state = model.apply_with_state(
@@ -145,7 +146,7 @@ def make_step_fn(
             opt_state=opt_state,
             model_state=jax.tree.map(lambda n, o: jnp.where(finite, n, o), model_state, state.model_state),
             step=state.step + finite.astype(jnp.int32),
-            key=key,
+            key=state.key,
         )
         logs = {"loss": value, "finite": finite}
         if track_update_norm:

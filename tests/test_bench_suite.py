@@ -86,6 +86,42 @@ def test_aggregate_takes_the_median_over_rounds_and_the_ceiling_fraction():
     assert table["torch"]["fraction_of_ceiling"] == pytest.approx(50.0 / 4.0 / 200.0)
 
 
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_recurrent_flops_match_xla_for_one_step_and_scale_with_length(model):
+    # XLA counts a scan's body once, so it is right only at T = 1. There the hand count's growth
+    # with the batch must match XLA's (the optimizer's work does not grow with it); for longer
+    # sequences XLA's count stays put and the hand count grows by one step's work per step.
+    from peers.common import recurrent_step_flops
+
+    from fnnet import bench
+
+    def xla_flops(batch, seq_len):
+        b = peers.build("jax", peers.Spec(model, batch=batch, seq_len=seq_len))
+        return bench.cost_analysis(b.step.lower(*b.args).compile())["flops"]
+
+    def hand(batch, seq_len):
+        return recurrent_step_flops(peers.Spec(model, batch=batch, seq_len=seq_len))
+
+    assert hand(8, 1) - hand(4, 1) == pytest.approx(xla_flops(8, 1) - xla_flops(4, 1), rel=0.05)
+    assert xla_flops(4, 8) < 1.5 * xla_flops(4, 1)
+    assert hand(4, 9) - hand(4, 8) == hand(4, 3) - hand(4, 2) > 0
+
+
+def test_aggregate_counts_recurrent_flops_by_hand():
+    from peers.common import recurrent_step_flops
+
+    base = {"model": "lstm", "dtype": "float32", "batch": 32, "seq_len": 100, "min_s": 0, "max_s": 1}
+    rows = [
+        {"framework": "ceiling", "dtype": "float32", "flops_per_second": 1e11},
+        {**base, "framework": "jax", "median_s": 0.01, "flops": 1.0},
+    ]
+    (row,) = harness.aggregate(rows)
+    expected = recurrent_step_flops(peers.Spec("lstm", batch=32, seq_len=100))
+    assert row["model_flops"] == expected and row["fraction_of_ceiling"] == pytest.approx(
+        expected / 0.01 / 1e11
+    )
+
+
 def test_quick_run_of_two_frameworks_writes_json_and_report(tmp_path):
     argv = ["--quick", "--models", "mlp", "--frameworks", "fnnet,jax", "--quiet"]
     result = run.main([*argv, "--out-dir", str(tmp_path)])

@@ -56,6 +56,24 @@ class Spec:
         return f"{self.model}/{self.dtype}/b{self.batch}{tail}"
 
 
+GATES = {"lstm": 4, "gru": 3}
+
+
+def recurrent_step_flops(spec: Spec) -> int:
+    """A recurrent classifier's train-step matmul FLOPs, counted by hand.
+
+    Per time step the ``G`` gates need an input matmul ``2 B F G H`` and a recurrent one
+    ``2 B H G H``. Forward: ``T`` of each, then the ``H -> 10`` head. Backward: the weight gradient
+    of every matmul, the state gradient of every recurrent matmul but the first (its state is the
+    zero initial state) and of the head; no input gradient (the inputs are data). XLA's cost
+    analysis cannot be used: it counts a scan's body once.
+    """
+    b, t, gates = spec.batch, spec.seq_len, GATES[spec.model]
+    inputs, recurrent = 2 * b * FEATURES * gates * HIDDEN, 2 * b * HIDDEN * gates * HIDDEN
+    head = 2 * b * HIDDEN * CLASSES
+    return 2 * t * (inputs + recurrent) + max(t - 1, 0) * recurrent + 3 * head
+
+
 def make_data(spec: Spec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic float32 inputs ``[B, *in_shape]`` in [0, 1) and int32 labels ``[B]``."""
     rng = np.random.default_rng(seed)
