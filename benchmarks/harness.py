@@ -53,7 +53,9 @@ def worker(args) -> None:
     job = json.loads(pathlib.Path(args.job).read_text())
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, range(min(args.threads, os.cpu_count())))
-    from fnnet import bench
+    from fnnet import bench, retain_freed_memory
+
+    retained = retain_freed_memory() if args.retain_memory else False
 
     rows, opts = [], job["options"]
     if args.worker == "ceiling":
@@ -69,7 +71,7 @@ def worker(args) -> None:
         for fields in job["specs"]:
             spec = peers.Spec(**fields)
             env = bench.environment(spec.dtype)
-            row = {"framework": args.worker, **fields}
+            row = {"framework": args.worker, **fields, "retained_freed_memory": retained}
             try:
                 b = peers.build(args.worker, spec)
                 if b.step is not None:
@@ -93,7 +95,7 @@ def spawn(name, job, args, folder) -> list[dict]:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(args.threads)
     cmd = [sys.executable, str(RUN), "--worker", name, "--job", str(job_path)]
-    cmd += ["--threads", str(args.threads)]
+    cmd += ["--threads", str(args.threads)] + (["--retain-memory"] if args.retain_memory else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         return [{"framework": name, "error": f"worker exited {done.returncode}: {done.stderr[-2000:]}"}]

@@ -122,7 +122,9 @@ def section(run: dict, source: str, figures: list[pathlib.Path], out: pathlib.Pa
     parts = [
         f"## {m['device_kind']} ({m['platform']}), {m['cpu']}, {m['cpu_count']} CPUs",
         f"Source `{source}`; command `{run['command']}`; jax {m['jax']}, jaxlib {m['jaxlib']}, "
-        f"{m['threads_per_process']} threads per process, {run['rounds']} round(s) of "
+        f"{m['threads_per_process']} threads per process, "
+        f"freed memory {'retained' if m.get('retain_freed_memory') else 'given back (glibc default)'}, "
+        f"{run['rounds']} round(s) of "
         f"{run['options']}; took {run['seconds']:.0f} s.",
         f"Matmul ceiling (median over rounds): {ceilings}.",
         "Median train-step time in ms (median over rounds of each round's median of timed "

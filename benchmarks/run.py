@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python benchmarks/run.py            # the full grid (long on 2 CPU cores)
     PYTHONPATH=. python benchmarks/run.py --quick    # small grid, one round: checks the harness
+    PYTHONPATH=. python benchmarks/run.py --retain-memory  # glibc keeps freed memory, in every worker
     PYTHONPATH=. python benchmarks/report.py benchmarks/results/<run>.json  # table, PNGs, RESULTS
 
 Before anything is timed every peer is built and its parameter count and output shape are checked
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads per process")
     parser.add_argument("--quick", action="store_true", help="a tiny grid to check the harness")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument(
+        "--retain-memory", action="store_true",
+        help="every worker (every framework) first calls fnnet.retain_freed_memory()",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: time one framework
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -131,6 +136,7 @@ def main(argv=None) -> dict:
             **environment(),
             "hostname": platform.node(),
             "threads_per_process": args.threads,
+            "retain_freed_memory": args.retain_memory,
         },
         "command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick,

@@ -7,6 +7,8 @@ import sys
 import jax
 import pytest
 
+from fnnet import host_memory
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -120,6 +122,15 @@ def test_aggregate_counts_recurrent_flops_by_hand():
     assert row["model_flops"] == expected and row["fraction_of_ceiling"] == pytest.approx(
         expected / 0.01 / 1e11
     )
+
+
+def test_retain_memory_reaches_every_worker(tmp_path):
+    argv = ["--quick", "--models", "mlp", "--frameworks", "jax", "--quiet", "--retain-memory"]
+    saved = json.loads(pathlib.Path(run.main([*argv, "--out-dir", str(tmp_path)])["path"]).read_text())
+    workers = [r for r in saved["rows"] if r["framework"] != "ceiling"]
+    assert saved["machine"]["retain_freed_memory"] is True
+    glibc = host_memory._mallopt() is not None  # elsewhere the call is a no-op that says so
+    assert workers and all(r["retained_freed_memory"] is glibc for r in workers)
 
 
 def test_quick_run_of_two_frameworks_writes_json_and_report(tmp_path):
