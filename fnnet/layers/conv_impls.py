@@ -80,15 +80,21 @@ def conv_shifted(x, kernel, strides, pads, dilation):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv_hybrid(x, kernel, pads, dilation):
-    """Stride-1 convolution: XLA's forward, and a backward pass written as a library can choose.
+    """Stride-1 convolution: forward and backward passes written as a library can choose.
 
-    ``x: [N, *sp, C]``, ``kernel: [*k, C, F]`` -> ``[N, *out, F]``. The input gradient is XLA's
-    *forward* convolution of the output gradient with the flipped, transposed kernel (XLA:CPU's
-    forward convolutions are much faster than its backward ones); the kernel gradient is one
-    contraction of the stacked shifted windows with the output gradient when the input has few
-    channels (conv1: ``9 * C`` rows), XLA's own kernel gradient otherwise.
+    ``x: [N, *sp, C]``, ``kernel: [*k, C, F]`` -> ``[N, *out, F]``. The forward is XLA's
+    convolution, or a sum of shifted products when the input has few channels (conv1 on images:
+    XLA:CPU's convolution with one input channel is several times slower than nine fused
+    multiply-adds). The input gradient is XLA's *forward* convolution of the output gradient with the
+    flipped, transposed kernel (XLA:CPU's forward convolutions are much faster than its backward
+    ones); the kernel gradient is one contraction of the stacked shifted windows with the output
+    gradient when the input has few channels (conv1: ``9 * C`` rows), XLA's own kernel gradient
+    otherwise.
     """
-    return conv_xla(x, kernel, (1,) * (kernel.ndim - 2), pads, dilation, 1)
+    ones = (1,) * (kernel.ndim - 2)
+    if x.shape[-1] <= SMALL_CHANNELS:
+        return conv_shifted(x, kernel, ones, pads, dilation)
+    return conv_xla(x, kernel, ones, pads, dilation, 1)
 
 
 def _conv_hybrid_fwd(x, kernel, pads, dilation):
@@ -114,7 +120,7 @@ def _conv_hybrid_bwd(pads, dilation, residuals, g):
 
 
 conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
-SMALL_CHANNELS = 4  # input channels up to which the kernel gradient uses the stacked windows
+SMALL_CHANNELS = 4  # input channels up to which the forward is shifted products, dkernel one einsum
 
 
 def hybrid_applies(strides, pads, spans, groups) -> bool:

@@ -1,12 +1,12 @@
 """Pooling on channels-last inputs: ``MaxPool``, ``AvgPool``, ``GlobalAvgPool``, ``GlobalMaxPool``.
 
-Windows slide over the spatial axes of ``[..., *spatial, C]``; channels are pooled separately.
-When the windows do not overlap (``strides == window``, the usual ``MaxPool(2)``), pooling is a
-reshape to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes. The maximum is
-a running maximum over the window positions that remembers which position won, so its gradient is
-one select over the input, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is
-~10-100x slower than its forward pass and ``jnp.max``'s gradient takes three passes. ``impl="xla"`` keeps ``lax.reduce_window``, the reference the fast
-path is tested against.
+Windows slide over the spatial axes of ``[..., *spatial, C]``; channels are pooled separately. When
+the windows do not overlap (``strides == window``, the usual ``MaxPool(2)``), pooling is a reshape
+to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes. The maximum is a running
+maximum over the window positions that remembers which position won, so its gradient is one select
+over the input, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is ~10-100x slower
+than its forward pass and ``jnp.max``'s gradient takes three passes. ``impl="xla"`` keeps
+``lax.reduce_window``, the reference the fast path is tested against.
 """
 
 from __future__ import annotations
