@@ -55,6 +55,10 @@ def build_parser():
     parser.add_argument("--only", nargs="*", default=None, help="substrings of variant names to keep")
     parser.add_argument("--breakdown", action="store_true", help="time forward and gradient apart")
     parser.add_argument("--out", default="outputs/rnn_formulations.json")
+    parser.add_argument(
+        "--retain-memory", action="store_true",
+        help="fnnet.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
+    )  # fmt: skip
     return parser
 
 
@@ -120,7 +124,10 @@ def measure(builders, T, rounds, steps):
 
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
+    if args.retain_memory:
+        rnn_peers.fn.retain_freed_memory()
     results = {"kind": args.kind, "device": str(jax.devices()[0]), "load_before": os.getloadavg()}
+    results["retain_memory"] = args.retain_memory
     lengths = args.sweep or [LENGTH]
     for T in lengths:
         if args.breakdown:
