@@ -23,8 +23,7 @@ for path in (ROOT, ROOT / "benchmarks"):
 
 # ---- defaults ---------------------------------------------------------------------------------
 STEP_BATCHES = (128, 1024)  # fnnet vs hand-JAX train step, and the fraction of the matmul ceiling
-FUSED_BATCHES = (8, 32)  # fused epoch vs per-step loop
-STEPS_PER_EPOCH = 200
+FUSED_CASES = (("mlp", 8, 200), ("mlp", 32, 200), ("cnn", 32, 50))  # (model, batch, steps per epoch)
 ROUNDS = 7  # interleaved rounds; medians over them
 NUMBER = 20  # steps per timed block of the step comparison
 
@@ -33,7 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     """The script's options (defaults above)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--steps", type=int, default=STEPS_PER_EPOCH, help="steps per epoch")
     parser.add_argument("--out", default=None, help="write the figures here as JSON")
     parser.add_argument("--quiet", action="store_true")
     return parser
@@ -80,32 +78,31 @@ def step_overhead(rounds: int) -> dict:
     return out
 
 
-def fused_vs_per_step(rounds: int, steps: int) -> dict:
-    """Seconds per epoch of fnnet.fit(fused=True) against fit's per-step loop, MLP fp32, Adam.
+def fused_vs_per_step(rounds: int) -> dict:
+    """Seconds per epoch of fnnet.fit(fused=True) against fit's per-step loop, fp32, Adam.
 
-    Each fit runs two epochs and the second is timed (the first includes compiling).
+    The MLP at batch 8 and 32 (issue 2's figure) and the CNN at batch 32. Each fit runs two epochs
+    and the second is timed (the first includes compiling).
     """
-    import numpy as np
     import optax
+    import peers
     from peers.fnnet_models import loss, model
 
     import fnnet
 
     out = {}
-    for batch in FUSED_BATCHES:
-        rng = np.random.default_rng(0)
-        x = rng.random((batch * steps, 784), dtype=np.float32)
-        y = rng.integers(0, 10, batch * steps).astype(np.int32)
+    for name, batch, steps in FUSED_CASES:
+        x, y = peers.make_data(peers.Spec(name, batch=batch * steps))
         per_epoch = {True: [], False: []}
         for r in range(rounds):
             for fused in (True, False) if r % 2 else (False, True):
                 fit = fnnet.fit(
-                    model("mlp"), loss, optax.adam(1e-3), x, y,
+                    model(name), loss, optax.adam(1e-3), x, y,
                     key=fnnet_key(r), epochs=2, batch_size=batch, fused=fused,
                 )  # fmt: skip
                 per_epoch[fused].append(fit.history["seconds"][1])  # epoch 1 compiled
         fused, loop = statistics.median(per_epoch[True]), statistics.median(per_epoch[False])
-        out[f"batch{batch}"] = {
+        out[f"{name}_batch{batch}"] = {
             "fused_ms_per_step": fused / steps * 1e3,
             "per_step_ms_per_step": loop / steps * 1e3,
             "speedup": loop / fused,
@@ -127,7 +124,7 @@ def main(argv=None) -> dict:
     started = time.time()
     result = {"load_average_before": load_before}
     result["step"] = step_overhead(args.rounds)
-    result["fused"] = fused_vs_per_step(args.rounds, args.steps)
+    result["fused"] = fused_vs_per_step(args.rounds)
     result["load_average_after"] = os.getloadavg()
     result["seconds"] = time.time() - started
     if args.out:
