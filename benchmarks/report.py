@@ -126,10 +126,10 @@ def section(run: dict, source: str, figures: list[pathlib.Path], out: pathlib.Pa
         f"freed memory {'retained' if m.get('retain_freed_memory') else 'given back (glibc default)'}, "
         f"{run['rounds']} round(s) of "
         f"{run['options']}; took {run['seconds']:.0f} s.",
-        f"Matmul ceiling (median over rounds): {ceilings}.",
+        f"Matmul ceiling, each round: {ceilings}.",
         "Median train-step time in ms (median over rounds of each round's median of timed "
         "blocks); **bold** is the fastest; '% of ceiling' uses XLA's FLOP count of the "
-        "hand-written JAX step (MLP, CNN) or 3x the forward matmul FLOPs counted by hand "
+        "hand-written JAX step (MLP, CNN) or the matmul FLOPs counted by hand "
         "(LSTM, GRU: XLA counts a scan's body once).",
         table(run),
     ]
