@@ -89,10 +89,10 @@ def test_aggregate_takes_the_median_over_rounds_and_the_ceiling_fraction():
 
 
 @pytest.mark.parametrize("model", ["lstm", "gru"])
-def test_recurrent_flops_match_xla_for_one_step_and_scale_with_length(model):
+def test_recurrent_flops_match_xla_at_one_step_and_grow_with_length(model):
     # XLA counts a scan's body once, so it is right only at T = 1. There the hand count's growth
     # with the batch must match XLA's (the optimizer's work does not grow with it); for longer
-    # sequences XLA's count stays put and the hand count grows by one step's work per step.
+    # sequences the hand count grows by one step's work per step.
     from peers.common import recurrent_step_flops
 
     from fnnet import bench
@@ -105,7 +105,6 @@ def test_recurrent_flops_match_xla_for_one_step_and_scale_with_length(model):
         return recurrent_step_flops(peers.Spec(model, batch=batch, seq_len=seq_len))
 
     assert hand(8, 1) - hand(4, 1) == pytest.approx(xla_flops(8, 1) - xla_flops(4, 1), rel=0.05)
-    assert xla_flops(4, 8) < 1.5 * xla_flops(4, 1)
     assert hand(4, 9) - hand(4, 8) == hand(4, 3) - hand(4, 2) > 0
 
 
