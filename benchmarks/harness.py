@@ -61,6 +61,8 @@ def worker(args) -> None:
     if args.worker == "ceiling":
         for dtype in job["dtypes"]:
             rows.append({"framework": "ceiling", **bench.matmul_ceiling(dtype, job["ceiling_size"])})
+    elif args.worker == OVERHEAD:
+        rows = [overhead_row(fields, opts, retained) for fields in job["specs"]]
     else:
         import peers
 
@@ -86,6 +88,46 @@ def worker(args) -> None:
     pathlib.Path(job["output"]).write_text(json.dumps(rows, default=str))
 
 
+OVERHEAD = "overhead"  # the worker that times fnnet and hand JAX interleaved in one process
+
+
+def overhead_row(fields: dict, opts: dict, retained: bool) -> dict:
+    """fnnet's step over the hand-written JAX step, both compiled in this process, timed interleaved.
+
+    Per-process speed varies more on a small CPU than fnnet's overhead does, so the ratio is taken
+    within one process: the two steps alternate block by block (``repeats`` blocks of ``number``
+    steps each), and the row holds the median of the per-pair ratios.
+    """
+    import peers
+
+    from fnnet import bench
+
+    spec = peers.Spec(**fields)
+    row = {"framework": OVERHEAD, **fields, "retained_freed_memory": retained}
+    try:
+        runners = {}
+        for fw in ("fnnet", "jax"):
+            b = peers.build(fw, spec)
+            compiled, args = b.step.lower(*b.args).compile(), list(b.args)
+
+            def call(compiled=compiled, args=args):
+                out = compiled(*args)
+                args[0] = out[0]
+                return out
+
+            bench.time_blocks(call, warmup=opts["warmup"], number=1, repeats=1)
+            runners[fw] = call
+        times = {fw: [] for fw in runners}
+        for r in range(opts["repeats"]):
+            for fw in ("fnnet", "jax") if r % 2 else ("jax", "fnnet"):
+                times[fw] += bench.time_blocks(runners[fw], warmup=0, number=opts["number"], repeats=1)
+        ratios = [f / j for f, j in zip(times["fnnet"], times["jax"])]
+        row.update(ratio=statistics.median(ratios), fnnet_s=times["fnnet"], jax_s=times["jax"])
+    except Exception as err:  # one failing entry must not sink the run
+        row["error"] = f"{type(err).__name__}: {err}"
+    return row
+
+
 def spawn(name, job, args, folder) -> list[dict]:
     """Run one worker process with the suite's thread settings; return its rows."""
     job_path = pathlib.Path(folder) / f"{name}-{time.monotonic_ns()}.json"
@@ -105,8 +147,10 @@ def spawn(name, job, args, folder) -> list[dict]:
 def aggregate(rows: list[dict]) -> list[dict]:
     """Median over rounds of each entry's per-round medians, and the fraction of the ceiling.
 
-    FLOPs: XLA's count of the hand-written JAX step (MLP, CNN); the hand count of
-    ``recurrent_step_flops`` for the LSTM and GRU, whose scan XLA counts once.
+    fnnet's rows also get ``fnnet_over_jax_same_process``: the median over rounds of the overhead
+    worker's ratio (fnnet over hand JAX, timed interleaved in one process). FLOPs: XLA's count of
+    the hand-written JAX step (MLP, CNN); the hand count of ``recurrent_step_flops`` for the LSTM
+    and GRU, whose scan XLA counts once.
     """
     from peers.common import GATES, Spec, recurrent_step_flops
 
@@ -115,9 +159,13 @@ def aggregate(rows: list[dict]) -> list[dict]:
         if r["framework"] == "ceiling":
             ceilings.setdefault(r["dtype"], []).append(r["flops_per_second"])
     ceilings = {d: statistics.median(v) for d, v in ceilings.items()}
+    same_process: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["framework"] == OVERHEAD and "ratio" in r:
+            same_process.setdefault((r["model"], r["dtype"], r["batch"], r["seq_len"]), []).append(r["ratio"])
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["framework"] != "ceiling" and "median_s" in r:
+        if r["framework"] not in ("ceiling", OVERHEAD) and "median_s" in r:
             key = (r["framework"], r["model"], r["dtype"], r["batch"], r["seq_len"])
             groups.setdefault(key, []).append(r)
     flops = {k[1:]: g[0].get("flops") for k, g in groups.items() if k[0] == "jax"}
@@ -145,4 +193,6 @@ def aggregate(rows: list[dict]) -> list[dict]:
                 "note": group[0].get("note"),
             }
         )
+        if key[0] == "fnnet" and key[1:] in same_process:
+            table[-1]["fnnet_over_jax_same_process"] = statistics.median(same_process[key[1:]])
     return table

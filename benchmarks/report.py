@@ -37,12 +37,16 @@ def _config(row) -> tuple:
 def table(run: dict) -> str:
     """The markdown table of median step times (ms): a column per framework, a row per config."""
     frameworks = [f for f in ORDER if any(r["framework"] == f for r in run["table"])]
-    cells, fraction = {}, {}
+    cells, fraction, same_process = {}, {}, {}
     for row in run["table"]:
         cells[(_config(row), row["framework"])] = row["median_s"] * 1e3
         if row["framework"] == "jax" and row.get("fraction_of_ceiling"):
             fraction[_config(row)] = row["fraction_of_ceiling"]
+        if row.get("fnnet_over_jax_same_process"):
+            same_process[_config(row)] = row["fnnet_over_jax_same_process"]
     head = ["model", "dtype", "batch", "T", *frameworks, "fnnet / jax", "jax: % of ceiling"]
+    if same_process:
+        head.insert(-1, "fnnet / jax, one process")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     models = {"mlp": 0, "cnn": 1, "lstm": 2, "gru": 3}
     for config in sorted({c for c, _ in cells}, key=lambda c: (models[c[0]], c[1], c[2], c[3] or 0)):
@@ -53,10 +57,10 @@ def table(run: dict) -> str:
         if times.get("fnnet") and times.get("jax"):
             ratio = f"{times['fnnet'] / times['jax']:.2f}×"
         frac = f"{100 * fraction[config]:.0f}%" if config in fraction else "—"
+        ratios = [ratio, f"{same_process[config]:.2f}×" if config in same_process else "—"]
         model, dtype, batch, seq = config
-        lines.append(
-            "| " + " | ".join([model, dtype, str(batch), str(seq or ""), *shown, ratio, frac]) + " |"
-        )
+        cols = [model, dtype, str(batch), str(seq or ""), *shown, *ratios[: 2 if same_process else 1], frac]
+        lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 
@@ -128,9 +132,10 @@ def section(run: dict, source: str, figures: list[pathlib.Path], out: pathlib.Pa
         f"{run['options']}; took {run['seconds']:.0f} s.",
         f"Matmul ceiling, each round: {ceilings}.",
         "Median train-step time in ms (median over rounds of each round's median of timed "
-        "blocks); **bold** is the fastest; '% of ceiling' uses XLA's FLOP count of the "
-        "hand-written JAX step (MLP, CNN) or the matmul FLOPs counted by hand "
-        "(LSTM, GRU: XLA counts a scan's body once).",
+        "blocks); **bold** is the fastest; 'fnnet / jax' divides those two columns (separate "
+        "processes); 'one process' is the median ratio with both timed interleaved in one process; "
+        "'% of ceiling' uses XLA's FLOP count of the hand-written JAX step (MLP, CNN) or the matmul "
+        "FLOPs counted by hand (LSTM, GRU: XLA counts a scan's body once).",
         table(run),
     ]
     if run["notes"]:

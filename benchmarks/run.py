@@ -8,7 +8,9 @@
 Before anything is timed every peer is built and its parameter count and output shape are checked
 against fnnet's (against hand-written JAX where fnnet lacks the model); a mismatch is excluded with
 a note. Each framework is then timed in its own process (same thread settings and CPU affinity for
-all), the processes alternating round by round so drift in the machine's speed hits all alike.
+all), the processes alternating round by round so drift in the machine's speed hits all alike. One
+more process per round times fnnet and hand JAX interleaved, block by block: their ratio, fnnet's
+overhead, is taken within a process, because a small CPU's speed varies more between processes.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ def main(argv=None) -> dict:
         "options": options,
     }
     names = ["ceiling", *[fw for fw in frameworks if fw in keep]]
+    if "fnnet" in keep and "jax" in keep:  # fnnet's overhead, timed within one process
+        keep[harness.OVERHEAD] = [s for s in keep["fnnet"] if s in keep["jax"]]
+        names.append(harness.OVERHEAD)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for r in range(rounds):

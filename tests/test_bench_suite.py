@@ -108,6 +108,20 @@ def test_recurrent_flops_match_xla_at_one_step_and_grow_with_length(model):
     assert hand(4, 9) - hand(4, 8) == hand(4, 3) - hand(4, 2) > 0
 
 
+def test_aggregate_takes_the_same_process_overhead_as_the_median_over_rounds():
+    base = {"model": "mlp", "dtype": "float32", "batch": 8, "seq_len": 100, "min_s": 0, "max_s": 1}
+    rows = [
+        {**base, "framework": "fnnet", "median_s": 2.0},
+        {**base, "framework": "jax", "median_s": 1.0},
+        *({**base, "framework": harness.OVERHEAD, "ratio": r} for r in (1.3, 0.9, 1.0)),
+        {**base, "framework": harness.OVERHEAD, "error": "ValueError: no ratio"},
+    ]
+    table = {r["framework"]: r for r in harness.aggregate(rows)}
+    assert sorted(table) == ["fnnet", "jax"]  # the overhead worker adds no framework row
+    assert table["fnnet"]["fnnet_over_jax_same_process"] == 1.0
+    assert "fnnet_over_jax_same_process" not in table["jax"]
+
+
 def test_aggregate_counts_recurrent_flops_by_hand():
     from peers.common import recurrent_step_flops
 
@@ -140,6 +154,8 @@ def test_quick_run_of_two_frameworks_writes_json_and_report(tmp_path):
     assert names == {("fnnet", "mlp"), ("jax", "mlp")}
     assert [c["dtype"] for c in saved["ceilings"]] == ["float32"]
     assert all(r["fraction_of_ceiling"] > 0 for r in saved["table"])
+    (fnnet_row,) = [r for r in saved["table"] if r["framework"] == "fnnet"]
+    assert fnnet_row["fnnet_over_jax_same_process"] > 0  # the overhead worker ran both in one process
     assert saved["machine"]["platform"] and not [n for n in saved["notes"] if "error" in n]
     out = report.main(
         [result["path"], "--out", str(tmp_path / "R.md"), "--figures", str(tmp_path), "--quiet"]
