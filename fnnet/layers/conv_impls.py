@@ -88,8 +88,8 @@ def conv_hybrid(x, kernel, pads, dilation):
     multiply-adds). The input gradient is XLA's *forward* convolution of the output gradient with the
     flipped, transposed kernel (XLA:CPU's forward convolutions are much faster than its backward
     ones); the kernel gradient is one contraction of the stacked shifted windows with the output
-    gradient when the input has few channels (conv1: ``9 * C`` rows), XLA's own kernel gradient
-    otherwise.
+    gradient when the input has few channels (conv1: ``9 * C`` rows), otherwise one convolution of
+    the transposed input by the output gradient (``_kernel_gradient``).
     """
     ones = (1,) * (kernel.ndim - 2)
     if x.shape[-1] <= SMALL_CHANNELS:

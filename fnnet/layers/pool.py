@@ -12,6 +12,7 @@ than its forward pass and ``jnp.max``'s gradient takes three passes. ``impl="xla
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 
@@ -112,7 +113,7 @@ def _pool_reshape(x, window, pads, reducer, init_value):
     split = [d for o, k in zip(out, window, strict=True) for d in (o, k)]
     x = x.reshape((x.shape[0], *split, x.shape[-1]))  # [N, o_1, k_1, ..., C]
     if reducer == "max":
-        return _window_max(x)
+        return _window_max(x, tuple(window))
     return jnp.sum(x, axis=tuple(range(2, 2 * len(window) + 1, 2)))
 
 
@@ -130,30 +131,29 @@ def _window_positions(window):
     return slices, numbers.reshape([1, *(d for k in window for d in (1, k)), 1])
 
 
-@jax.custom_vjp
-def _window_max(x):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _window_max(x, window):
     """The maximum of each window of ``x: [N, o_1, k_1, ..., C]`` -> ``[N, o_1, ..., C]``.
 
     A running maximum over the window's positions (one fused pass that also absorbs a preceding
     bias and activation). The gradient goes to the *first* maximal input of each window
     (row-major), as PyTorch's does, through one select over the input.
     """
-    return _window_max_fwd(x)[0]
+    return _window_max_fwd(x, window)[0]
 
 
-def _window_max_fwd(x):
-    slices, _ = _window_positions(x.shape[2:-1:2])
+def _window_max_fwd(x, window):
+    slices, _ = _window_positions(window)
     best = x[slices[0]]
     first = jnp.zeros(best.shape, jnp.int32)
     for i, index in enumerate(slices[1:], start=1):
         candidate = x[index]
         first = jnp.where(candidate > best, i, first)
         best = jnp.maximum(best, candidate)  # propagates NaN, as jnp.max does
-    return best, (first, x.shape[2:-1:2])
+    return best, first
 
 
-def _window_max_bwd(residuals, g):
-    first, window = residuals
+def _window_max_bwd(window, first, g):
     _, numbers = _window_positions(window)
     spread = (slice(None), *(item for _ in window for item in (slice(None), None)), slice(None))
     return (jnp.where(numbers == first[spread], g[spread], jnp.zeros((), g.dtype)),)
