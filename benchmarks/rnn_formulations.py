@@ -43,6 +43,7 @@ FNNET = {
     "fnnet fused, unroll 2": dict(formulation="fused", unroll=2),
     "fnnet fused, unroll 4": dict(formulation="fused", unroll=4),
     "fnnet default": dict(),
+    "fnnet cudnn (NVIDIA GPU only)": dict(formulation="cudnn"),
 }
 
 
@@ -68,11 +69,8 @@ def variants(kind, T, sweep=False):
     for name, options in FNNET.items():
         if sweep and name not in ("fnnet default",):
             continue
-        if kind == "gru" and options.get("formulation") == "fused":
-            try:
-                rnn_peers.fn.RNN(rnn_peers.fn.GRUCell(8), formulation="fused")
-            except ValueError:
-                continue
+        if not available(kind, options.get("formulation")):
+            continue
         out[name] = lambda o=options: rnn_peers.fnnet_step(kind, BATCH, T, FEATURES, HIDDEN, **o)
     for name, builder in rnn_peers.PEERS.items():
         if sweep and name not in ("hand lax.scan", "pytorch"):
@@ -81,6 +79,18 @@ def variants(kind, T, sweep=False):
     if kind == "lstm" and not sweep:
         out["flax OptimizedLSTMCell"] = lambda: rnn_peers.flax_step(kind, BATCH, T, FEATURES, HIDDEN, True)
     return out
+
+
+def available(kind, formulation):
+    """Whether fnnet's RNN layer offers ``formulation`` for ``kind`` on this machine."""
+    from fnnet.layers import cudnn
+
+    cell = rnn_peers.fn.LSTMCell(8) if kind == "lstm" else rnn_peers.fn.GRUCell(8)
+    try:
+        rnn_peers.fn.RNN(cell, formulation=formulation)
+    except ValueError:
+        return False
+    return formulation != "cudnn" or cudnn.unavailable_reason(np.float32) is None
 
 
 def breakdown(kind, T):

@@ -31,9 +31,9 @@ import jax.numpy as jnp
 
 from fnnet import activations, initializers
 from fnnet.core import add_trailing
-from fnnet.layers import fused
+from fnnet.layers import cudnn, fused
 
-FORMULATIONS = ("concat", "split", "hoisted", "fused")
+FORMULATIONS = ("concat", "split", "hoisted", "fused", "cudnn")
 
 
 def _matmul_bias(x, w, b):
@@ -162,6 +162,14 @@ class LSTMCell(_Cell):
         w = (params["input_kernel"], params["recurrent_kernel"], params["bias"])
         ys, h, c = fused.lstm_scan(*w, xs, carry["h"], carry["c"], mask, unroll)
         return ys, {"h": h, "c": c}
+
+    def cudnn_scan(self, params, carry, xs, lengths):
+        """The whole sequence ``xs: [T, B, F]`` by cuDNN (NVIDIA GPUs; ``layers.cudnn``).
+
+        Returns:
+            ``(ys [T, B, H], carry)``.
+        """
+        return cudnn.lstm_cudnn(params, carry, xs, lengths)
 
     def init(self, key, input_size):
         params = super().init(key, input_size)

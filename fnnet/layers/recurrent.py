@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.layers import cudnn
 from fnnet.layers.cells import FORMULATIONS
 
 
@@ -58,8 +59,10 @@ class RNN(Layer):
         unroll: the ``lax.scan`` unroll factor (does not change results).
         formulation: how a step is computed: ``"concat"`` (one ``[x, h] @ W`` per step),
             ``"split"`` (``x @ W_x + h @ W_h`` per step), ``"hoisted"`` (``x @ W_x`` for all steps
-            before the scan) or ``"fused"`` (LSTM and GRU: a hand-written backward pass, see
-            ``fnnet.layers.fused``); None picks the cell's default, the fastest measured on CPU
+            before the scan), ``"fused"`` (LSTM and GRU: a hand-written backward pass, see
+            ``fnnet.layers.fused``) or ``"cudnn"`` (LSTM on an NVIDIA GPU: cuDNN's kernels through
+            ``jax.experimental.rnn``, float32, same parameters, ``unroll`` ignored; see
+            ``fnnet.layers.cudnn``); None picks the cell's default, the fastest measured on CPU
             (``benchmarks/rnn_formulations.py``): ``"fused"`` for the LSTM and GRU, ``"concat"``
             for the simple RNN.
 
@@ -117,6 +120,10 @@ class RNN(Layer):
             (
                 self.formulation != "fused" or hasattr(self.cell, "fused_scan"),
                 f"formulation 'fused' is not available for {type(self.cell).__name__}",
+            ),
+            (
+                self.formulation != "cudnn" or hasattr(self.cell, "cudnn_scan"),
+                f"formulation 'cudnn' is only available for LSTMCell, not {type(self.cell).__name__}",
             ),
         ]
         for ok, message in checks:
@@ -192,7 +199,7 @@ class RNN(Layer):
                     carry = self.cell.zero_carry((B,), xs.dtype)
                 backward = name == "backward"
                 inputs = reverse_in_time(xs, lengths) if backward else xs
-                ys, carry = self._scan(p, carry, inputs, mask)
+                ys, carry = self._scan(p, carry, inputs, mask, lengths)
                 outs.append(reverse_in_time(ys, lengths) if backward else ys)
                 finals.append(carry)
             xs = self._merge(outs)  # [T, B, D*H]
@@ -214,10 +221,15 @@ class RNN(Layer):
             return outs[0]
         return jnp.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
 
-    def _scan(self, params, carry, xs, mask):
+    def _scan(self, params, carry, xs, mask, lengths):
         """One direction of one layer over ``xs: [T, B, F]``; returns ``(ys [T, B, H], carry)``."""
         cell = self.cell
         formulation = self.formulation or cell.default_formulation
+        if formulation == "cudnn":
+            reason = cudnn.unavailable_reason(xs.dtype)
+            if reason:
+                raise ValueError(f"RNN: {reason}; got {self!r}")
+            return cell.cudnn_scan(params, carry, xs, lengths)
         if formulation == "fused":
             return cell.fused_scan(params, carry, xs, mask, self.unroll)
         weights = cell.prepare(params, formulation)
