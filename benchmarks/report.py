@@ -65,7 +65,10 @@ def table(run: dict) -> str:
 
 
 def charts(run: dict, folder: pathlib.Path, tag: str) -> list[pathlib.Path]:
-    """Step time by framework, against batch size, and (LSTM) against sequence length."""
+    """Step time by framework, against batch size, and (LSTM) against sequence length.
+
+    A chart whose models the run did not time is left out.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,6 +95,8 @@ def charts(run: dict, folder: pathlib.Path, tag: str) -> list[pathlib.Path]:
         ("by-batch", ("mlp", "cnn"), "batch"),
         ("lstm-by-length", ("lstm", "gru"), "seq_len"),
     ):
+        if not any(r["model"] in model_names for r in rows):
+            continue  # nothing to plot (e.g. an MLP-only run)
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
         for ax, model in zip(axes, model_names, strict=True):
             for fw in ORDER:

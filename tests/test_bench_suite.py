@@ -170,3 +170,11 @@ def test_full_quick_mode_runs_every_framework(tmp_path):
     result = run.main(["--quick", "--quiet", "--out-dir", str(tmp_path)])
     assert not [n for n in result["notes"] if n.startswith(("error", "excluded"))]
     assert {r["framework"] for r in result["table"]} >= {"jax", "flax", "haiku", "equinox", "torch"}
+
+
+def test_charts_leave_out_a_chart_with_nothing_to_plot(tmp_path):
+    row = {"model": "mlp", "dtype": "float32", "batch": 8, "seq_len": 100, "median_s": 1e-3}
+    table = [dict(row, framework=fw, batch=b) for fw in ("fnnet", "jax") for b in (8, 128)]
+    paths = report.charts({"table": table}, tmp_path, "t")
+    assert sorted(p.name for p in paths) == ["t-by-batch.png", "t-by-framework.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
