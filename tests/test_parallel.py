@@ -49,6 +49,17 @@ try:
     parallel.shard_batch(np.zeros((6, 3)), mesh)
 except ValueError as err:
     out["batch_error"] = str(err)
+import re
+from fnnet.train import init_train_state, make_step_fn
+for cell in (fn.LSTMCell(8), fn.GRUCell(8)):  # the recurrent layers' hand-written backward
+    rnn = fn.Sequential(fn.RNN(cell, return_sequences=False), fn.Dense(2))
+    opt = optax.adam(1e-3)
+    state = parallel.replicate(init_train_state(rnn, opt, jax.random.key(0), (5, 3)), mesh)
+    batch = parallel.shard_batch((np.ones((16, 5, 3), np.float32), np.zeros(16, np.int32)), mesh)
+    step = jax.jit(parallel.sharded_step(make_step_fn(rnn, fn.losses.softmax_cross_entropy, opt), mesh))
+    hlo = step.lower(state, batch).compile().as_text()
+    collectives = re.findall(r" (all-gather|all-reduce|all-to-all)(?:-start)?\(", hlo)
+    out[type(cell).__name__] = sorted(set(collectives))
 print("RESULT" + json.dumps(out))
 """
 
@@ -78,6 +89,12 @@ def test_loss_trajectory_matches_single_device(result, fused):
 
 def test_batches_are_split_across_devices(result):
     assert result["batch_shards"] == [[2, 3]]
+
+
+@pytest.mark.parametrize("cell", ["LSTMCell", "GRUCell"])
+def test_recurrent_gradients_are_reduced_not_gathered(result, cell):
+    """Each device contracts its own sequences' residuals; only the gradients cross devices."""
+    assert result[cell] == ["all-reduce"]
 
 
 def test_indivisible_batches_get_clear_errors(result):

@@ -26,6 +26,16 @@ def _keep(m, new, old):
     return new if m is None else jnp.where(m, new, old)
 
 
+def _sum_over_steps(a, b):
+    """``sum_t a[t].T @ b[t]`` for ``a: [T, B, K]``, ``b: [T, B, N]``: one matmul contracting T and B.
+
+    Written without merging T and B into one axis, so a batch sharded across devices stays sharded:
+    each device contracts its own rows and XLA adds the partial sums (an all-reduce), where a reshape
+    to ``[T*B, K]`` made it gather every device's residuals first.
+    """
+    return jnp.einsum("tbk,tbn->kn", a, b)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
 def lstm_scan(wx, wh, b, xs, h0, c0, mask, unroll=1):
     """An LSTM over ``xs: [T, B, F]`` from ``(h0, c0): [B, H]``; gates i, f, g, o.
@@ -70,7 +80,6 @@ def _lstm_fwd(wx, wh, b, xs, h0, c0, mask, unroll):
 def _lstm_bwd(unroll, residuals, cotangents):
     wx, wh, xs, mask, res = residuals
     dys, dh, dc = cotangents
-    H = wh.shape[0]
     whT = wh.T
 
     def body(carry, inp):
@@ -94,12 +103,10 @@ def _lstm_bwd(unroll, residuals, cotangents):
 
     inputs = (dys, res, mask)
     (dh0, dc0), dzs = jax.lax.scan(body, (dh, dc), inputs, reverse=True, unroll=unroll)
-    T, B, F = xs.shape
-    dz2 = dzs.reshape(T * B, 4 * H)  # [T*B, 4H]
-    dwx = xs.reshape(T * B, F).T @ dz2
-    dwh = res[5].reshape(T * B, H).T @ dz2  # the incoming h of every step
+    dwx = _sum_over_steps(xs, dzs)
+    dwh = _sum_over_steps(res[5], dzs)  # the incoming h of every step
     dxs = jnp.matmul(dzs, wx.T)  # [T, B, F]
-    return dwx, dwh, dz2.sum(0), dxs, dh0, dc0, None
+    return dwx, dwh, dzs.sum((0, 1)), dxs, dh0, dc0, None
 
 
 lstm_scan.defvjp(_lstm_fwd, _lstm_bwd)
@@ -146,7 +153,6 @@ def _gru_fwd(wx, wh, b, bh, xs, h0, mask, unroll):
 def _gru_bwd(unroll, residuals, cotangents):
     wx, wh, xs, mask, res = residuals
     dys, dh = cotangents
-    H = wh.shape[0]
     whT = wh.T
 
     def body(dh, inp):
@@ -164,12 +170,10 @@ def _gru_bwd(unroll, residuals, cotangents):
         return dh_pass + dh_new * z + du @ whT, (da, du)
 
     dh0, (das, dus) = jax.lax.scan(body, dh, (dys, res, mask), reverse=True, unroll=unroll)
-    T, B, F = xs.shape
-    da2, du2 = das.reshape(T * B, 3 * H), dus.reshape(T * B, 3 * H)  # [T*B, 3H]
-    dwx = xs.reshape(T * B, F).T @ da2
-    dwh = res[4].reshape(T * B, H).T @ du2  # the incoming h of every step
+    dwx = _sum_over_steps(xs, das)
+    dwh = _sum_over_steps(res[4], dus)  # the incoming h of every step
     dxs = jnp.matmul(das, wx.T)  # [T, B, F]
-    return dwx, dwh, da2.sum(0), du2.sum(0), dxs, dh0, None
+    return dwx, dwh, das.sum((0, 1)), dus.sum((0, 1)), dxs, dh0, None
 
 
 gru_scan.defvjp(_gru_fwd, _gru_bwd)
