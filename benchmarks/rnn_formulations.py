@@ -9,6 +9,11 @@ the median (and min) ms per step over rounds and the load average, and writes th
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind gru
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm --sweep 16 64 256 1024
     PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm --breakdown
+    PYTHONPATH=. python benchmarks/rnn_formulations.py --kind lstm --only "fnnet default" pytorch \\
+        --sweep 16 64 100 256 1024 --rounds 5 --processes 3     # each variant alone in its process
+
+Compare frameworks with ``--processes``: interleaved in one process, PyTorch's and XLA's thread pools
+slow each other down.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ def build_parser():
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--sweep", type=int, nargs="*", default=None, help="sequence lengths to sweep")
     parser.add_argument("--only", nargs="*", default=None, help="substrings of variant names to keep")
+    parser.add_argument("--exact", default=None, help="run only the variant of this exact name")
+    parser.add_argument(
+        "--processes", type=int, default=0,
+        help="run each variant in its own process, this many times, alternating (no shared threads)",
+    )  # fmt: skip
     parser.add_argument("--breakdown", action="store_true", help="time forward and gradient apart")
     parser.add_argument("--out", default="outputs/rnn_formulations.json")
     parser.add_argument(
@@ -132,26 +142,68 @@ def measure(builders, T, rounds, steps):
     return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
+def selected(args, T):
+    """The builders ``args`` asks for at length ``T``."""
+    if args.breakdown:
+        builders = breakdown(args.kind, T)
+    else:
+        builders = variants(args.kind, T, sweep=args.sweep is not None)
+    if args.only:
+        builders = {k: v for k, v in builders.items() if any(s in k for s in args.only)}
+    if args.exact:
+        builders = {k: v for k, v in builders.items() if k == args.exact}
+    return builders
+
+
+def in_one_process(args, lengths) -> dict:
+    """``{"T=...": {variant: (median, min) ms}}``, every variant interleaved in this process."""
+    out = {}
+    for T in lengths:
+        steps = max(1, args.steps * LENGTH // max(T, LENGTH)) if args.sweep else args.steps
+        out[f"T={T}"] = measure(selected(args, T), T, args.rounds, steps)
+    return out
+
+
+def in_processes(args, argv, lengths) -> dict:
+    """Like ``in_one_process``, but each variant runs alone in a fresh process, ``args.processes``
+    times in alternating order; reports the median and min over processes of each one's median.
+
+    In one process the frameworks' thread pools share the CPU, and that changes their times: PyTorch's
+    LSTM step (T = 100) measured 7.4-9.9 ms alone in a process and 11.5-13.4 ms interleaved with JAX.
+    """
+    import subprocess
+    import tempfile
+
+    names = list(selected(args, lengths[0]))
+    per = {f"T={T}": {name: [] for name in names} for T in lengths}
+    for rep in range(args.processes):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                child = [a for a in (argv if argv is not None else sys.argv[1:])]
+                child += ["--processes", "0", "--exact", name, "--out", out.name]
+                subprocess.run([sys.executable, __file__, *child], check=True, capture_output=True)
+                result = json.load(open(out.name))
+            for key in per:
+                per[key][name].append(result[key][name][0])
+    return {key: {n: (statistics.median(v), min(v)) for n, v in runs.items()} for key, runs in per.items()}
+
+
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     if args.retain_memory:
         rnn_peers.fn.retain_freed_memory()
     results = {"kind": args.kind, "device": str(jax.devices()[0]), "load_before": os.getloadavg()}
     results["retain_memory"] = args.retain_memory
+    results["processes"] = args.processes
     lengths = args.sweep or [LENGTH]
+    if args.processes:
+        results.update(in_processes(args, argv, lengths))
+    else:
+        results.update(in_one_process(args, lengths))
     for T in lengths:
-        if args.breakdown:
-            builders = breakdown(args.kind, T)
-        else:
-            builders = variants(args.kind, T, sweep=args.sweep is not None)
-        if args.only:
-            builders = {k: v for k, v in builders.items() if any(s in k for s in args.only)}
-        steps = max(1, args.steps * LENGTH // max(T, LENGTH)) if args.sweep else args.steps
-        medians = measure(builders, T, args.rounds, steps)
-        results[f"T={T}"] = medians
         print(f"{args.kind.upper()} B={BATCH} T={T} F={FEATURES} H={HIDDEN}: ms per step")
         print(f"  {'variant':36s} {'median':>8s} {'min':>8s}")
-        for name, (median, low) in sorted(medians.items(), key=lambda kv: kv[1]):
+        for name, (median, low) in sorted(results[f"T={T}"].items(), key=lambda kv: kv[1]):
             print(f"  {name:36s} {median:8.2f} {low:8.2f}")
     results["load_after"] = os.getloadavg()
     print(f"load average before {results['load_before']}, after {results['load_after']}")
