@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/profile_fused.py
 
-For fnnet's epoch (``fnnet.fit._make_epoch_fn``) and variants of its step's update gating,
+For fnnet's epoch (``fnnet.epochs.fused_epoch``) and variants of its step's update gating,
 counts the parameter-sized ``copy`` ops in the compiled while-loop body (each one is a full pass
 over a weight matrix or an Adam moment, every step) and times the epoch, wall and CPU time,
 interleaved.
@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
     import optax
     from peers.fnnet_models import loss, model
 
-    from fnnet.fit import _make_epoch_fn
+    from fnnet.epochs import fused_epoch
     from fnnet.train import init_train_state, make_step_fn
 
     net, opt, b = model("mlp"), optax.adam(1e-3), args.batch
@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
     for mode in VARIANTS:
         step = make_step_fn(net, loss, opt) if mode == "fnnet" else gated_step(net, loss, opt, mode)
         state = init_train_state(net, opt, jax.random.key(0), (784,))
-        compiled = _make_epoch_fn(step, b, STEPS, None).lower(state, x, y, jax.random.key(1), STEPS)
+        compiled = fused_epoch(step, b, STEPS, None).lower(state, x, y, jax.random.key(1), STEPS)
         compiled = compiled.compile()
         big = re.findall(r"f32\[(?:784|512),\d+\]\{1,0\} copy\(", compiled.as_text())
         result[mode] = {"weight_sized_copies": len(big)}

@@ -13,6 +13,7 @@ batch (so every step has one shape and the step compiles once).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import warnings
@@ -25,6 +26,7 @@ import optax
 
 from fnnet import fit_tools
 from fnnet.core import Layer
+from fnnet.epochs import fused_epoch, minibatch_rows, per_step_epoch
 from fnnet.train import TrainState, evaluate, init_train_state, make_step_fn
 
 __all__ = ["EarlyStopping", "FitResult", "NonFiniteLossError", "fit"]
@@ -79,70 +81,6 @@ class FitResult:
     history: dict[str, list[float]]
     stop_reason: str
     steps: int
-
-
-def _validate(model, loss, x, y, batch_size, in_shape, params):
-    if len(x) != len(y):
-        raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}; they must match")
-    for name, arr in (("x", x), ("y", y)):
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise TypeError(f"fit: {name} must be numeric, got dtype {arr.dtype}")
-    if not 1 <= batch_size <= len(x):
-        raise ValueError(f"fit: batch_size must be in 1..{len(x)} (the number of examples), got {batch_size}")
-
-    def probe(params, xb, yb):
-        out, _ = model.apply_with_state(params, model.init_state(in_shape), xb)
-        return out, loss(out, yb)
-
-    if params is None:
-        _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
-    xb = jax.ShapeDtypeStruct((2, *x.shape[1:]), jnp.asarray(x[:1]).dtype)
-    yb = jax.ShapeDtypeStruct((2, *y.shape[1:]), jnp.asarray(y[:1]).dtype)
-    out, _ = jax.eval_shape(probe, params, xb, yb)  # raises a ShapeError naming the layer or loss
-    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out.shape) - 1:
-        classes = out.shape[-1]
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"fit: labels must be in 0..{classes - 1} (the model has {classes} outputs), found {bad}"
-            )
-
-
-def _make_epoch_fn(step, batch_size, steps_per_epoch, tol):
-    """One jitted dispatch per epoch: a while loop gathering each minibatch on the device.
-
-    The loop runs until ``limit`` steps are done, the loss is non-finite, or (with ``tol``) the
-    update's size falls below ``tol`` -- exactly where the per-step loop stops -- and returns the
-    state, the per-step logs ``[S]`` (valid up to the step count) and that count.
-    """
-
-    def epoch(state, x, y, perm_key, limit):
-        perm = jax.random.permutation(perm_key, x.shape[0])[: steps_per_epoch * batch_size]
-        perm = perm.reshape(steps_per_epoch, batch_size)  # [S, B]
-        first = (x[perm[0]], y[perm[0]])
-        shapes = jax.eval_shape(step, state, first)[1]
-        logs = jax.tree.map(lambda s: jnp.zeros((steps_per_epoch, *s.shape), s.dtype), shapes)
-
-        def running(carry):
-            index, _, stopped, _ = carry
-            return jnp.logical_and(index < limit, jnp.logical_not(stopped))
-
-        def body(carry):
-            index, state, _, logs = carry
-            rows = perm[index]
-            state, out = step(state, (x[rows], y[rows]))
-            stop = jnp.logical_not(out["finite"])
-            if tol is not None:
-                stop = stop | (out["update_norm"] < tol)
-            logs = jax.tree.map(lambda buf, v: buf.at[index].set(v), logs, out)
-            return index + 1, state, stop, logs
-
-        carry = (jnp.zeros((), jnp.int32), state, jnp.array(False), logs)
-        taken, state, _, logs = jax.lax.while_loop(running, body, carry)
-        return state, logs, taken
-
-    return jax.jit(epoch, donate_argnums=0)
 
 
 def fit(
@@ -214,7 +152,7 @@ def fit(
         raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise', got {on_nonfinite!r}")
     x, y = np.asarray(x), np.asarray(y)
     in_shape = tuple(x.shape[1:])
-    _validate(model, loss, x, y, batch_size, in_shape, None if state is None else state.params)
+    fit_tools.validate(model, loss, x, y, batch_size, in_shape, None if state is None else state.params)
     init_key, shuffle_key = jax.random.split(key)
     if state is None:
         state = init_train_state(model, optimizer, init_key, in_shape)
@@ -227,12 +165,18 @@ def fit(
     if data_parallel:
         step, state, put, place = fit_tools.data_parallel(step, state, batch_size)
     if fused:
-        run_epoch = _make_epoch_fn(step, batch_size, steps_per_epoch, tol)
+        run_epoch = fused_epoch(step, batch_size, steps_per_epoch, tol)
         xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
     train_step = jax.jit(step, donate_argnums=0)
     progress = fit_tools.resolve_progress(progress)
     if progress is not None:
         progress.begin(epochs, steps_per_epoch, start_epoch)
+
+    def after(total, state, step_logs, done):  # after each step of the per-step loop
+        if progress is not None:
+            progress.step(step_logs)
+        saver.after_step(state, total + done, history)
+
     best, best_state, waited = math.inf, None, 0
     if early_stopping is not None and early_stopping.mode == "max":
         best = -math.inf
@@ -250,18 +194,9 @@ def fit(
             logs = {name: values[:taken] for name, values in jax.device_get(logs).items()}
         else:
             perm = np.asarray(jax.random.permutation(epoch_key, len(x)))
-            rows_per_step = []
-            for i in range(first, limit):
-                rows = perm[i * batch_size : (i + 1) * batch_size]
-                state, step_logs = train_step(state, place((x[rows], y[rows])))
-                step_logs = jax.device_get(step_logs)
-                rows_per_step.append(step_logs)
-                if progress is not None:
-                    progress.step(step_logs)
-                saver.after_step(state, total + len(rows_per_step), history)
-                if not step_logs["finite"] or (tol is not None and step_logs["update_norm"] < tol):
-                    break
-            logs = {name: np.array([r[name] for r in rows_per_step]) for name in rows_per_step[0]}
+            rows = minibatch_rows(perm, batch_size, first, limit)
+            batches = (place((x[r], y[r])) for r in rows)
+            state, logs = per_step_epoch(train_step, state, batches, tol, functools.partial(after, total))
         finite = logs.pop("finite").astype(bool)
         taken = len(finite)
         if not finite.all():

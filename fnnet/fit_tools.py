@@ -1,14 +1,18 @@
-"""What ``fit`` delegates for checkpoints, data parallelism and progress, kept out of its loop."""
+"""What ``fit`` delegates (input checks, checkpoints, data parallelism, progress), kept out of its loop."""
 
 from __future__ import annotations
 
 import os
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from fnnet import parallel
 from fnnet.checkpoint import CheckpointManager
 from fnnet.progress import resolve as resolve_progress
 
-__all__ = ["Saver", "data_parallel", "resolve_progress"]
+__all__ = ["Saver", "data_parallel", "resolve_progress", "validate"]
 
 
 class Saver:
@@ -89,3 +93,45 @@ def data_parallel(step, state, batch_size: int):
         lambda a: parallel.replicate(a, mesh),
         lambda batch: parallel.shard_batch(batch, mesh),
     )
+
+
+def validate(model, loss, x, y, batch_size: int, in_shape: tuple, params) -> None:
+    """Check ``fit``'s data before training: lengths, dtypes, the batch size, shapes and labels.
+
+    The model and loss are traced abstractly (``jax.eval_shape``) on a batch of two, so a shape
+    mismatch raises the layer's ShapeError and integer labels outside ``0 .. classes - 1`` raise a
+    ValueError, all before anything is compiled or run.
+
+    Args:
+        model: the model.
+        loss: the loss function.
+        x, y: the training inputs and targets (NumPy arrays).
+        batch_size: the requested batch size.
+        in_shape: the per-example input shape.
+        params: the parameters to start from, or None for fresh ones (then only their shapes are used).
+    """
+    if len(x) != len(y):
+        raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}; they must match")
+    for name, arr in (("x", x), ("y", y)):
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise TypeError(f"fit: {name} must be numeric, got dtype {arr.dtype}")
+    if not 1 <= batch_size <= len(x):
+        raise ValueError(f"fit: batch_size must be in 1..{len(x)} (the number of examples), got {batch_size}")
+
+    def probe(params, xb, yb):
+        out, _ = model.apply_with_state(params, model.init_state(in_shape), xb)
+        return out, loss(out, yb)
+
+    if params is None:
+        _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
+    xb = jax.ShapeDtypeStruct((2, *x.shape[1:]), jnp.asarray(x[:1]).dtype)
+    yb = jax.ShapeDtypeStruct((2, *y.shape[1:]), jnp.asarray(y[:1]).dtype)
+    out, _ = jax.eval_shape(probe, params, xb, yb)  # raises a ShapeError naming the layer or loss
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out.shape) - 1:
+        classes = out.shape[-1]
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"fit: labels must be in 0..{classes - 1} (the model has {classes} outputs), found {bad}"
+            )
