@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -25,6 +24,9 @@ import optax
 from jax import lax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interleave  # noqa: E402
+
 import fnnet as fn  # noqa: E402
 from fnnet.layers.conv import conv_hybrid, conv_patches, conv_shifted, conv_xla  # noqa: E402
 
@@ -43,21 +45,6 @@ def cnn(conv_impl: str = "auto", pool_impl: str = "auto") -> fn.Sequential:
         fn.Conv(64, (3, 3), impl=conv_impl), fn.relu, fn.MaxPool(2, impl=pool_impl),
         fn.Flatten(), fn.Dense(128), fn.relu, fn.Dense(10),
     )  # fmt: skip
-
-
-def interleaved(variants: dict, rounds: int, block: int) -> dict:
-    """Median ms per call of each ``name -> thunk`` (a thunk runs one call and blocks)."""
-    for thunk in variants.values():
-        for _ in range(WARMUP):
-            thunk()
-    times = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, thunk in variants.items():
-            start = time.perf_counter()
-            for _ in range(block):
-                thunk()
-            times[name].append((time.perf_counter() - start) / block * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def op_variants(key) -> dict:
@@ -194,6 +181,12 @@ def step_variants(key, combos) -> dict:
     return thunks
 
 
+def median_ms(thunks, args) -> dict:
+    """Median ms per call of each variant, interleaved over ``args.rounds`` rounds."""
+    times = interleave.interleaved(thunks, args.rounds, args.block, warmup=WARMUP)
+    return {name: median for name, (median, _) in times.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["ops", "step", "all"], default="all")
@@ -214,14 +207,14 @@ def main(argv=None):
     print(f"jax {jax.__version__}, retain memory: {args.retain_memory}, load average: {os.getloadavg()}")
     results = {}
     if args.part in ("ops", "all"):
-        ops = interleaved(op_variants(key), args.rounds, args.block)
+        ops = median_ms(op_variants(key), args)
         print("\nper op, median ms (batch 128):")
         for name, ms in ops.items():
             print(f"  {name:40s} {ms:8.2f}")
         results["ops"] = ops
     if args.part in ("step", "all"):
         combos = [tuple(c.split(":")) for c in args.combos.split(",")]
-        steps = interleaved(step_variants(key, combos), args.rounds, args.block)
+        steps = median_ms(step_variants(key, combos), args)
         print("\ntrain step, median ms (batch 128, Adam):")
         for name, ms in steps.items():
             print(f"  {name:42s} {ms:8.2f}  {STEP_GFLOP / ms * 1e3:6.1f} GFLOP/s")

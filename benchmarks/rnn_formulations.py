@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import statistics
 import sys
-import time
 
 import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interleave  # noqa: E402
 import rnn_peers  # noqa: E402
 
 # Defaults: the issue's classifier (batch 32, T = 100, 32 features, hidden 128, 10 classes).
@@ -122,24 +120,11 @@ def measure(builders, T, rounds, steps):
     x = rng.normal(size=(BATCH, T, FEATURES)).astype(np.float32)
     y = rng.integers(0, rnn_peers.CLASSES, BATCH).astype(np.int32)
     xj, yj = jax.device_put(x), jax.device_put(y)
-    runs = {}
+    thunks = {}
     for name, build in builders.items():
-        run = build()
-        args = (x, y) if name == "pytorch" else (xj, yj)
-        for _ in range(WARMUP):
-            run(*args)
-        runs[name] = (run, args)
-    times = {name: [] for name in runs}
-    order = list(runs)
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            run, args = runs[name]
-            start = time.perf_counter()
-            for _ in range(steps):
-                run(*args)
-            times[name].append(1e3 * (time.perf_counter() - start) / steps)
-    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
+        run, args = build(), ((x, y) if name == "pytorch" else (xj, yj))
+        thunks[name] = lambda run=run, args=args: run(*args)
+    return interleave.interleaved(thunks, rounds, steps, warmup=WARMUP)
 
 
 def selected(args, T):
@@ -165,27 +150,14 @@ def in_one_process(args, lengths) -> dict:
 
 
 def in_processes(args, argv, lengths) -> dict:
-    """Like ``in_one_process``, but each variant runs alone in a fresh process, ``args.processes``
-    times in alternating order; reports the median and min over processes of each one's median.
+    """Like ``in_one_process``, but each variant alone in a fresh process, ``args.processes`` times.
 
     In one process the frameworks' thread pools share the CPU, and that changes their times: PyTorch's
     LSTM step (T = 100) measured 7.4-9.9 ms alone in a process and 11.5-13.4 ms interleaved with JAX.
     """
-    import subprocess
-    import tempfile
-
     names = list(selected(args, lengths[0]))
-    per = {f"T={T}": {name: [] for name in names} for T in lengths}
-    for rep in range(args.processes):
-        for name in names if rep % 2 == 0 else names[::-1]:
-            with tempfile.NamedTemporaryFile(suffix=".json") as out:
-                child = [a for a in (argv if argv is not None else sys.argv[1:])]
-                child += ["--processes", "0", "--exact", name, "--out", out.name]
-                subprocess.run([sys.executable, __file__, *child], check=True, capture_output=True)
-                result = json.load(open(out.name))
-            for key in per:
-                per[key][name].append(result[key][name][0])
-    return {key: {n: (statistics.median(v), min(v)) for n, v in runs.items()} for key, runs in per.items()}
+    argv = list(argv if argv is not None else sys.argv[1:])
+    return interleave.in_processes(__file__, argv, names, [f"T={T}" for T in lengths], args.processes)
 
 
 def main(argv=None) -> dict:
