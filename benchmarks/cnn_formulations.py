@@ -21,11 +21,11 @@ import time
 import jax
 import jax.numpy as jnp
 import optax
-from jax import lax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interleave  # noqa: E402
+import peers  # noqa: E402
 
 import fnnet as fn  # noqa: E402
 from fnnet.layers.conv import conv_hybrid, conv_patches, conv_shifted, conv_xla  # noqa: E402
@@ -88,64 +88,9 @@ def op_variants(key) -> dict:
     return thunks
 
 
-def hand_jax_step(key):
-    """The CNN by hand in plain JAX (lax.conv + reduce_window), as the peer baseline wrote it."""
-    ks = jax.random.split(key, 4)
-    params = {
-        "c1": jax.random.normal(ks[0], (3, 3, 1, 32)) / 3, "b1": jnp.zeros(32),
-        "c2": jax.random.normal(ks[1], (3, 3, 32, 64)) / 17, "b2": jnp.zeros(64),
-        "d1": jax.random.normal(ks[2], (3136, 128)) / 56, "e1": jnp.zeros(128),
-        "d2": jax.random.normal(ks[3], (128, 10)) / 11, "e2": jnp.zeros(10),
-    }  # fmt: skip
-    dn = ("NHWC", "HWIO", "NHWC")
-
-    def forward(p, x):
-        for c, b in (("c1", "b1"), ("c2", "b2")):
-            x = lax.conv_general_dilated(x, p[c], (1, 1), "SAME", dimension_numbers=dn) + p[b]
-            x = lax.reduce_window(jax.nn.relu(x), -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
-        x = jax.nn.relu(x.reshape(x.shape[0], -1) @ p["d1"] + p["e1"])
-        return x @ p["d2"] + p["e2"]
-
-    opt = optax.adam(1e-3)
-
-    @jax.jit
-    def step(p, s, x, y):
-        loss, g = jax.value_and_grad(lambda p: fn.losses.softmax_cross_entropy(forward(p, x), y))(p)
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s, loss
-
-    return step, params, opt.init(params)
-
-
-def torch_step():
-    """The same CNN and Adam step in PyTorch, 2 threads, channels_last; None without torch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(2)
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10),
-    ).to(memory_format=torch.channels_last)  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.randn(BATCH, 1, 28, 28).to(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (BATCH,))
-
-    def run():
-        opt.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()
-
-    return run
-
-
 def step_variants(key, combos) -> dict:
-    """Train-step thunks: fnnet per (conv impl, pool impl), hand-written JAX, PyTorch."""
+    """Train-step thunks: fnnet per (conv impl, pool impl), and the suite's hand-written JAX and PyTorch
+    peers (``benchmarks/peers``: the same CNN; PyTorch channels-last)."""
     x = jax.random.uniform(key, (BATCH, 28, 28, 1))
     y = jax.random.randint(key, (BATCH,), 0, 10)
     thunks = {}
@@ -164,20 +109,14 @@ def step_variants(key, combos) -> dict:
             jax.block_until_ready(logs["loss"])
 
         thunks[f"fnnet conv={conv_impl} pool={pool_impl}"] = run
-    hand, params, opt_state = hand_jax_step(key)
-    box = [params, opt_state]
-    start = time.perf_counter()
-    jax.block_until_ready(hand(*box, x, y))
-    print(f"compile hand JAX: {time.perf_counter() - start:.2f} s")
-
-    def run_hand():
-        box[0], box[1], loss = hand(*box, x, y)
-        jax.block_until_ready(loss)
-
-    thunks["hand JAX (lax.conv, reduce_window)"] = run_hand
-    torch_run = torch_step()
-    if torch_run is not None:
-        thunks["PyTorch channels_last"] = torch_run
+    for framework, name in (
+        ("jax", "hand JAX (lax.conv, reduce_window)"),
+        ("torch", "PyTorch channels_last"),
+    ):
+        try:
+            thunks[name] = peers.blocking_step(peers.build(framework, peers.Spec("cnn", "float32", BATCH)))
+        except ImportError as err:  # PyTorch is an optional peer
+            print(f"skipping {name}: {err}")
     return thunks
 
 

@@ -105,6 +105,26 @@ class Built:
     note: str = ""
 
 
+def blocking_step(built: Built) -> Callable[[], Any]:
+    """``built``'s train step as a thunk that runs one step and waits for it.
+
+    JAX peers are compiled ahead of time (here, not on the first call) and carry their donated state
+    from call to call; other peers go through ``call`` and ``sync``.
+    """
+    if built.step is None:
+        return lambda: built.sync(built.call())
+    import jax
+
+    compiled, args = built.step.lower(*built.args).compile(), list(built.args)
+
+    def run():
+        out = compiled(*args)
+        args[0] = out[0]
+        return jax.block_until_ready(out)
+
+    return run
+
+
 def jax_count(params) -> int:
     """Scalars in a JAX pytree of arrays."""
     import jax
