@@ -107,14 +107,7 @@ def overhead_row(fields: dict, opts: dict, retained: bool) -> dict:
     try:
         runners = {}
         for fw in ("fnnet", "jax"):
-            b = peers.build(fw, spec)
-            compiled, args = b.step.lower(*b.args).compile(), list(b.args)
-
-            def call(compiled=compiled, args=args):
-                out = compiled(*args)
-                args[0] = out[0]
-                return out
-
+            call, _ = peers.compiled_step(peers.build(fw, spec))
             bench.time_blocks(call, warmup=opts["warmup"], number=1, repeats=1)
             runners[fw] = call
         times = {fw: [] for fw in runners}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from peers.common import MODELS, Built, Spec, blocking_step, make_data  # noqa: F401 (re-exported)
+from peers.common import MODELS, Built, Spec, blocking_step, compiled_step, make_data  # noqa: F401 (re-exported)
 
 FRAMEWORKS = ("fnnet", "jax", "flax", "haiku", "equinox", "torch")
 JAX_FRAMEWORKS = ("fnnet", "jax", "flax", "haiku", "equinox")

@@ -105,24 +105,28 @@ class Built:
     note: str = ""
 
 
-def blocking_step(built: Built) -> Callable[[], Any]:
-    """``built``'s train step as a thunk that runs one step and waits for it.
-
-    JAX peers are compiled ahead of time (here, not on the first call) and carry their donated state
-    from call to call; other peers go through ``call`` and ``sync``.
+def compiled_step(built: Built) -> tuple[Callable[[], Any], Any]:
+    """``(call, compiled)`` for a JAX peer: its step compiled ahead of time, and ``call()`` running one
+    step that carries the donated state on to the next call (it returns the outputs without waiting).
     """
+    compiled, args = built.step.lower(*built.args).compile(), list(built.args)
+
+    def call():
+        out = compiled(*args)
+        args[0] = out[0]
+        return out
+
+    return call, compiled
+
+
+def blocking_step(built: Built) -> Callable[[], Any]:
+    """``built``'s train step as a thunk that runs one step and waits for it (any framework)."""
     if built.step is None:
         return lambda: built.sync(built.call())
     import jax
 
-    compiled, args = built.step.lower(*built.args).compile(), list(built.args)
-
-    def run():
-        out = compiled(*args)
-        args[0] = out[0]
-        return jax.block_until_ready(out)
-
-    return run
+    call, _ = compiled_step(built)
+    return lambda: jax.block_until_ready(call())
 
 
 def jax_count(params) -> int:

@@ -45,7 +45,7 @@ def unavailable_reason(dtype) -> str | None:
     return None
 
 
-def lstm_cudnn(params: dict, carry: dict, xs: jax.Array, lengths, lstm=None):
+def lstm_cudnn(params: dict, carry: dict, xs: jax.Array, lengths):
     """One forward LSTM layer over ``xs: [T, B, F]`` by cuDNN.
 
     Args:
@@ -53,21 +53,17 @@ def lstm_cudnn(params: dict, carry: dict, xs: jax.Array, lengths, lstm=None):
         carry: the initial state ``{"h": [B, H], "c": [B, H]}``.
         xs: time-major inputs ``[T, B, F]``.
         lengths: ``[B]`` valid lengths in ``1..T``, or None for full-length sequences.
-        lstm: the kernel, ``jax.experimental.rnn.lstm`` when None; any function with its signature
-            (tests pass a CPU reference of cuDNN's semantics).
 
     Returns:
         ``(ys [T, B, H], {"h": [B, H], "c": [B, H]})``: outputs are zero past each sequence's length
         and the final state is the one at its last valid step.
     """
-    if lstm is None:
-        from jax.experimental import rnn
+    from jax.experimental import rnn  # looked up per call (tests put a CPU reference in its place)
 
-        lstm = rnn.lstm
     T, B, F = xs.shape
     H = params["recurrent_kernel"].shape[0]
     seq_lengths = jnp.full((B,), T, jnp.int32) if lengths is None else lengths.astype(jnp.int32)
-    y, h, c = lstm(
+    y, h, c = rnn.lstm(
         jnp.swapaxes(xs, 0, 1),  # batch-first [B, T, F]
         carry["h"][None],
         carry["c"][None],
