@@ -41,9 +41,9 @@ STEP_GFLOP = 3.26  # forward + backward of the CNN at batch 128 (PERF-BASELINE.m
 def cnn(conv_impl: str = "auto", pool_impl: str = "auto") -> fn.Sequential:
     """The issue's CNN with the given Conv and MaxPool formulations."""
     return fn.Sequential(
-        fn.Conv(32, (3, 3), impl=conv_impl), fn.relu, fn.MaxPool(2, impl=pool_impl),
-        fn.Conv(64, (3, 3), impl=conv_impl), fn.relu, fn.MaxPool(2, impl=pool_impl),
-        fn.Flatten(), fn.Dense(128), fn.relu, fn.Dense(10),
+        fn.Conv(32, (3, 3), impl=conv_impl), fn.activations.relu, fn.MaxPool(2, impl=pool_impl),
+        fn.Conv(64, (3, 3), impl=conv_impl), fn.activations.relu, fn.MaxPool(2, impl=pool_impl),
+        fn.Flatten(), fn.Dense(128), fn.activations.relu, fn.Dense(10),
     )  # fmt: skip
 
 
@@ -137,11 +137,11 @@ def main(argv=None):
     )  # fmt: skip
     parser.add_argument(
         "--retain-memory", action="store_true",
-        help="fnnet.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
+        help="fnnet.bench.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.retain_memory:
-        fn.retain_freed_memory()
+        fn.bench.retain_freed_memory()
     key = jax.random.key(0)
     print(f"jax {jax.__version__}, retain memory: {args.retain_memory}, load average: {os.getloadavg()}")
     results = {}

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/profile_fused.py
 
-For fnnet's epoch (``fnnet.epochs.fused_epoch``) and variants of its step's update gating,
+For fnnet's epoch (``fnnet.training.epochs.fused_epoch``) and variants of its step's update gating,
 counts the parameter-sized ``copy`` ops in the compiled while-loop body (each one is a full pass
 over a weight matrix or an Adam moment, every step) and times the epoch, wall and CPU time,
 interleaved.
@@ -45,7 +45,7 @@ def gated_step(net, loss, opt, mode):
     import jax.numpy as jnp
     import optax
 
-    from fnnet.train import TrainState
+    from fnnet.training.step import TrainState
 
     def step(state, batch):
         xb, yb = batch
@@ -84,8 +84,8 @@ def main(argv=None) -> dict:
     import optax
     from peers.fnnet_models import loss, model
 
-    from fnnet.epochs import fused_epoch
-    from fnnet.train import init_train_state, make_step_fn
+    from fnnet.training.epochs import fused_epoch
+    from fnnet.training.step import init_train_state, make_step_fn
 
     net, opt, b = model("mlp"), optax.adam(1e-3), args.batch
     x = jnp.asarray(np.random.default_rng(0).random((b * STEPS, 784), dtype=np.float32))

@@ -66,7 +66,7 @@ def build_parser():
     parser.add_argument("--out", default="outputs/rnn_formulations.json")
     parser.add_argument(
         "--retain-memory", action="store_true",
-        help="fnnet.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
+        help="fnnet.bench.retain_freed_memory() first: glibc keeps freed memory (for PyTorch too)",
     )  # fmt: skip
     return parser
 

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument(
         "--retain-memory", action="store_true",
-        help="every worker (every framework) first calls fnnet.retain_freed_memory()",
+        help="every worker (every framework) first calls fnnet.bench.retain_freed_memory()",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: time one framework

@@ -1,4 +1,4 @@
-"""fnnet.sklearn.MLPClassifier against scikit-learn's MLPClassifier on digits: accuracy, fit time.
+"""fnnet.interop.sklearn.MLPClassifier against scikit-learn's MLPClassifier on digits: accuracy, fit time.
 
 Same settings for both; fits are interleaved (fnnet, sklearn, fnnet, ...) so machine load hits them
 alike. fnnet's first fit, which includes JIT compilation, is reported separately as a warm-up.
@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
-from fnnet.sklearn import MLPClassifier
+from fnnet.interop.sklearn import MLPClassifier
 
 # Defaults (override on the command line):
 SEEDS = 5  # random_state 0..SEEDS-1, one fit of each estimator per seed

@@ -33,10 +33,10 @@ def main(argv=None) -> dict:
     x, y = TABLE[:, :3], TABLE[:, 3]
     node = fn.Perceptron(1)
     _, params = node.init(jax.random.key(args.seed), (3,))
-    rule = fn.perceptron_rule(node, params, x, y, learning_rate=1.0)
+    rule = fn.course.perceptron_rule(node, params, x, y, learning_rate=1.0)
     rule_acc = float(np.mean(np.asarray(node.apply(rule.params, x))[:, 0] == y))
 
-    model = fn.Sequential(fn.Dense(1), fn.sigmoid)  # gradient descent needs a differentiable unit
+    model = fn.Sequential(fn.Dense(1), fn.activations.sigmoid)  # gradient descent needs a differentiable unit
     fitted = fn.fit(
         model,
         fn.losses.binary_cross_entropy,

@@ -21,8 +21,8 @@ except ImportError:  # run as `python experiments/dp_sgd_mnist.py`
     from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
-from fnnet.privacy import make_dp_step_fn, rdp_epsilon
-from fnnet.progress import resolve
+from fnnet.training.privacy import make_dp_step_fn, rdp_epsilon
+from fnnet.training.progress import resolve
 
 # Defaults (override on the command line):
 EPOCHS = 3  # passes over the training set
@@ -72,7 +72,7 @@ def train(step, state, data, args, label):
 
 
 def model_of(args):
-    return fn.Sequential(fn.Dense(args.hidden), fn.relu, fn.Dense(10))
+    return fn.Sequential(fn.Dense(args.hidden), fn.activations.relu, fn.Dense(10))
 
 
 def main(argv=None) -> dict:

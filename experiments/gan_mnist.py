@@ -62,7 +62,7 @@ def minibatch_stddev(h):
 
 def networks(use_minibatch_stddev: bool = True):
     """The generator ``[L] -> [784]`` (tanh, pixels in [-1, 1]) and discriminator ``[784] -> [1]``."""
-    leaky = fn.Lambda(fn.leaky_relu, (("negative_slope", 0.2),))
+    leaky = fn.Lambda(fn.activations.leaky_relu, (("negative_slope", 0.2),))
     g_layers, d_layers = [], []
     for size in DEFAULTS["generator_hidden"]:
         g_layers += [fn.Dense(size), leaky]
@@ -70,7 +70,7 @@ def networks(use_minibatch_stddev: bool = True):
         d_layers += [fn.Dense(size), leaky]
     if use_minibatch_stddev:
         d_layers.append(minibatch_stddev)
-    return fn.Sequential(*g_layers, fn.Dense(784), fn.tanh), fn.Sequential(*d_layers, fn.Dense(1))
+    return fn.Sequential(*g_layers, fn.Dense(784), fn.activations.tanh), fn.Sequential(*d_layers, fn.Dense(1))
 
 
 def image_grid(images, rows, title):

@@ -35,7 +35,7 @@ def ssr(intercept):
 def main(argv=None) -> dict:
     """Run the descent, print every step, and plot the steps on the loss curve."""
     args = build_parser().parse_args(argv)
-    result = fn.gradient_descent(
+    result = fn.course.gradient_descent(
         ssr, jnp.float32(args.start), learning_rate=args.learning_rate, tol=args.tol, max_steps=args.max_steps
     )
     lines = [f"{'step':>4} {'intercept':>10} {'SSR':>9} {'slope':>9} {'step size':>10}"]

@@ -57,12 +57,19 @@ def build_model(kind: str, dropout: float) -> fn.Sequential:
     drop = [fn.Dropout(dropout)] if dropout > 0 else []
     if kind == "cnn":
         return fn.Sequential(
-            fn.Conv(32, (3, 3)), fn.relu, fn.MaxPool(2),
-            fn.Conv(64, (3, 3)), fn.relu, fn.MaxPool(2),
-            fn.Flatten(), fn.Dense(128), fn.relu, *drop, fn.Dense(10),
+            fn.Conv(32, (3, 3)), fn.activations.relu, fn.MaxPool(2),
+            fn.Conv(64, (3, 3)), fn.activations.relu, fn.MaxPool(2),
+            fn.Flatten(), fn.Dense(128), fn.activations.relu, *drop, fn.Dense(10),
         )  # fmt: skip
     return fn.Sequential(
-        fn.Flatten(), fn.Dense(512), fn.relu, *drop, fn.Dense(512), fn.relu, *drop, fn.Dense(10)
+        fn.Flatten(),
+        fn.Dense(512),
+        fn.activations.relu,
+        *drop,
+        fn.Dense(512),
+        fn.activations.relu,
+        *drop,
+        fn.Dense(10),
     )
 
 

@@ -16,7 +16,7 @@ from common import base_parser, output_dir, report, save_metrics
 import fnnet as fn
 
 DEFAULTS = dict(epochs=4, batch_size=128, learning_rate=1e-3, hidden=256)
-MODEL = fn.Sequential(fn.Dense(DEFAULTS["hidden"]), fn.relu, fn.Dense(10))
+MODEL = fn.Sequential(fn.Dense(DEFAULTS["hidden"]), fn.activations.relu, fn.Dense(10))
 
 
 def build_parser():

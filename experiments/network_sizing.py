@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
 
     data = fn.data.load_tabular("diabetes")  # regression: one linear output
     scaler = fn.data.Standardizer.fit(data.y_train)
-    model = fn.Sequential(fn.Dense(h), fn.relu, fn.Dense(1))
+    model = fn.Sequential(fn.Dense(h), fn.activations.relu, fn.Dense(1))
     run = train(model, losses.mean_squared_error, data, args, scaler.transform)
     pred = scaler.inverse(fn.predict(model, run.state.params, data.x_test))
     rmse = float(np.sqrt(np.mean((pred - data.y_test) ** 2)))
@@ -59,7 +59,7 @@ def main(argv=None) -> dict:
     curves["diabetes (MSE, standardised)"] = run.history
 
     data = fn.data.load_tabular("breast_cancer")  # binary: one sigmoid output
-    model = fn.Sequential(fn.Dense(h), fn.relu, fn.Dense(1), fn.sigmoid)
+    model = fn.Sequential(fn.Dense(h), fn.activations.relu, fn.Dense(1), fn.activations.sigmoid)
     run = train(
         model,
         losses.binary_cross_entropy,
@@ -76,7 +76,9 @@ def main(argv=None) -> dict:
     curves["breast cancer (cross-entropy)"] = run.history
 
     data = fn.data.load_tabular("digits")  # multi-class: softmax over ten
-    model = fn.Sequential(fn.Dense(h), fn.relu, fn.Dense(10))  # logits; the loss applies the softmax
+    model = fn.Sequential(
+        fn.Dense(h), fn.activations.relu, fn.Dense(10)
+    )  # logits; the loss applies the softmax
     run = train(model, losses.softmax_cross_entropy, data, args, lambda y: y, {"accuracy": metrics.accuracy})
     scores = fn.predict(model, run.state.params, data.x_test)
     accuracy = float(metrics.accuracy(scores, data.y_test))

@@ -41,11 +41,11 @@ def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     node = fn.Perceptron(1)
     _, params = node.init(jax.random.key(args.seed), (2,))
-    rule = fn.perceptron_rule(node, params, X, Y, max_epochs=100)
+    rule = fn.course.perceptron_rule(node, params, X, Y, max_epochs=100)
     single_right = int(np.sum(np.asarray(node.apply(rule.params, X))[:, 0] == Y))
     grid_best = best_single_layer_score()
 
-    mlp = fn.Sequential(fn.Dense(args.hidden), fn.tanh, fn.Dense(1), fn.sigmoid)
+    mlp = fn.Sequential(fn.Dense(args.hidden), fn.activations.tanh, fn.Dense(1), fn.activations.sigmoid)
     fitted = fn.fit(
         mlp,
         fn.losses.binary_cross_entropy,

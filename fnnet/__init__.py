@@ -3,45 +3,30 @@
 A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` and
 ``apply(params, x) -> y`` are pure functions of a parameter pytree, so ``jax.jit``, ``jax.grad``,
 ``jax.vmap`` and any optax optimizer work on them directly.
+
+The top level holds the layer protocol, the layers and combinators, and training (``fit``, the step,
+``TrainState``); everything else is a namespace: ``activations``, ``initializers``, ``losses``,
+``metrics``, ``layers``, ``training`` (callbacks, checkpoints, data parallelism, DP-SGD),
+``course`` (the perceptron rule, gradient descent, the model zoo), ``unsupervised``, ``data``,
+``sampling``, ``interop`` (PyTorch layouts, scikit-learn estimators) and ``bench``.
 """
 
 from fnnet import (
     activations,
     bench,
-    checkpoint,
-    convert,
+    course,
     data,
     initializers,
+    interop,
+    layers,
     losses,
     metrics,
-    parallel,
-    privacy,
-    progress,
     sampling,
-    zoo,
+    training,
+    unsupervised,
 )
-from fnnet.activations import (
-    argmax,
-    elu,
-    gelu,
-    heaviside,
-    identity,
-    leaky_relu,
-    log_softmax,
-    logistic,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    step,
-    tanh,
-)
-from fnnet.checkpoint import CheckpointManager
 from fnnet.combinators import Parallel, Residual, Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer
-from fnnet.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
-from fnnet.gradient_descent import GradientDescentResult, gradient_descent
-from fnnet.host_memory import retain_freed_memory
 from fnnet.layers import (
     RNN,
     AvgPool,
@@ -64,25 +49,24 @@ from fnnet.layers import (
     Reshape,
     SimpleRNNCell,
 )
-from fnnet.perceptron_rule import PerceptronFit, perceptron_rule
 from fnnet.summary import summary
-from fnnet.train import (
+from fnnet.training import (
+    EarlyStopping,
+    FitResult,
     TrainState,
     evaluate,
+    fit,
     init_train_state,
     make_step_fn,
     make_train_step,
     predict,
 )
-from fnnet.unsupervised import RBM, Autoencoder
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Autoencoder",
     "AvgPool",
     "BatchNorm",
-    "CheckpointManager",
     "Conv",
     "ConvTranspose",
     "Dense",
@@ -95,18 +79,14 @@ __all__ = [
     "GaussianNoise",
     "GlobalAvgPool",
     "GlobalMaxPool",
-    "GradientDescentResult",
     "LSTMCell",
     "Lambda",
     "Layer",
     "LayerNorm",
     "MaskingNoise",
     "MaxPool",
-    "NonFiniteLossError",
     "Parallel",
     "Perceptron",
-    "PerceptronFit",
-    "RBM",
     "RNN",
     "Reshape",
     "Residual",
@@ -116,42 +96,23 @@ __all__ = [
     "TrainState",
     "__version__",
     "activations",
-    "argmax",
     "as_layer",
     "bench",
-    "checkpoint",
-    "convert",
+    "course",
     "data",
-    "elu",
     "evaluate",
     "fit",
-    "gelu",
-    "gradient_descent",
-    "heaviside",
-    "identity",
     "init_train_state",
     "initializers",
-    "leaky_relu",
-    "log_softmax",
-    "logistic",
+    "interop",
+    "layers",
     "losses",
     "make_step_fn",
     "make_train_step",
     "metrics",
-    "parallel",
-    "perceptron_rule",
     "predict",
-    "privacy",
-    "progress",
-    "relu",
-    "retain_freed_memory",
     "sampling",
-    "sigmoid",
-    "softmax",
-    "softplus",
-    "step",
     "summary",
-    "tanh",
+    "training",
     "unsupervised",
-    "zoo",
 ]

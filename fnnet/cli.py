@@ -135,7 +135,7 @@ def _cmd_run(args, extra, folder) -> int:
             argv += [f"--{option.replace('_', '-')}", str(value)]
     argv += ["--quiet"] if args.quiet else []
     argv += [a for a in extra if a != "--"]
-    from fnnet.progress import progress_enabled
+    from fnnet.training.progress import progress_enabled
 
     try:
         module = _load(experiments[args.name][0])
@@ -156,7 +156,8 @@ def _cmd_run(args, extra, folder) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from fnnet import summary, zoo
+    from fnnet import summary
+    from fnnet.course import zoo
 
     try:
         entry = zoo.get(args.name)

@@ -32,7 +32,9 @@ CASES = [
     Case("layer_norm", fn.LayerNorm(), (2, 5)),
     Case(
         "small_cnn",
-        fn.Sequential(fn.Conv(2, (3, 3)), fn.relu, fn.MaxPool(2), fn.Flatten(), fn.Dropout(0.2), fn.Dense(3)),
+        fn.Sequential(
+            fn.Conv(2, (3, 3)), fn.activations.relu, fn.MaxPool(2), fn.Flatten(), fn.Dropout(0.2), fn.Dense(3)
+        ),
         (4, 4, 1),
         training=True,
     ),

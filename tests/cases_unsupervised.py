@@ -8,11 +8,11 @@ from fnnet.unsupervised import dense_autoencoder, flatten_trailing, unflatten_tr
 CASES = [
     Case("gaussian_noise_training", fn.GaussianNoise(0.3), (4,), training=True),
     Case("masking_noise_training", fn.MaskingNoise(0.5), (6,), training=True),
-    Case("rbm_hidden_probabilities", fn.RBM(3), (5,)),
-    Case("dense_autoencoder", dense_autoencoder(6, 2, (4,), activation=fn.tanh), (6,)),
+    Case("rbm_hidden_probabilities", fn.unsupervised.RBM(3), (5,)),
+    Case("dense_autoencoder", dense_autoencoder(6, 2, (4,), activation=fn.activations.tanh), (6,)),
     Case(
         "autoencoder_reshaping",
-        fn.Autoencoder(
+        fn.unsupervised.Autoencoder(
             fn.Sequential(fn.Lambda(flatten_trailing, (("axes", 2),)), fn.Dense(3)),
             fn.Sequential(fn.Dense(6), fn.Lambda(unflatten_trailing, (("shape", (2, 3)),))),
         ),

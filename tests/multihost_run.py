@@ -27,7 +27,7 @@ def main():
     rng = np.random.RandomState(0)
     x = rng.randn(256, 10).astype(np.float32)
     y = (x[:, :3].sum(1) > 0).astype(np.int32)
-    model = fn.Sequential(fn.Dense(32), fn.tanh, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(32), fn.activations.tanh, fn.Dense(2))
     result = fn.fit(
         model, fn.losses.softmax_cross_entropy, optax.adam(1e-2), x, y,
         key=jax.random.key(0), epochs=3, batch_size=32, data_parallel=True,

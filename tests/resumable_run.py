@@ -14,8 +14,8 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from fnnet.checkpoint import save_checkpoint
-from fnnet.progress import Progress
+from fnnet.training.checkpoint import save_checkpoint
+from fnnet.training.progress import Progress
 
 
 class PauseAt(Progress):
@@ -33,7 +33,7 @@ def train(checkpoint_dir, pause_at=0):
     rng = np.random.RandomState(0)
     x = rng.randn(80, 6).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
-    model = fn.Sequential(fn.Dense(16), fn.tanh, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(16), fn.activations.tanh, fn.Dense(2))
     return fn.fit(
         model,
         fn.losses.softmax_cross_entropy,

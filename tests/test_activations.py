@@ -31,33 +31,37 @@ def test_gelu_exact_matches_erf_formula():
     from math import erf, sqrt
 
     want = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in X.astype(np.float64)])
-    np.testing.assert_allclose(fn.gelu(jnp.asarray(X)), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fn.activations.gelu(jnp.asarray(X)), want, rtol=1e-5, atol=1e-6)
 
 
 def test_softmax_and_log_softmax_match_numpy_and_sum_to_one():
     z = np.random.default_rng(0).normal(size=(4, 7)).astype(np.float32) * 5
     e = np.exp(z - z.max(-1, keepdims=True))
     want = e / e.sum(-1, keepdims=True)
-    np.testing.assert_allclose(fn.softmax(jnp.asarray(z)), want, rtol=1e-5)
-    np.testing.assert_allclose(fn.log_softmax(jnp.asarray(z)), np.log(want), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(fn.softmax(jnp.asarray(z)).sum(-1), np.ones(4), rtol=1e-6)
+    np.testing.assert_allclose(fn.activations.softmax(jnp.asarray(z)), want, rtol=1e-5)
+    np.testing.assert_allclose(fn.activations.log_softmax(jnp.asarray(z)), np.log(want), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fn.activations.softmax(jnp.asarray(z)).sum(-1), np.ones(4), rtol=1e-6)
 
 
 def test_softmax_is_finite_for_huge_logits():
     z = jnp.array([[1e4, -1e4, 0.0]])
-    assert np.all(np.isfinite(fn.softmax(z))) and np.all(np.isfinite(fn.log_softmax(z)[0, :1]))
+    assert np.all(np.isfinite(fn.activations.softmax(z))) and np.all(
+        np.isfinite(fn.activations.log_softmax(z)[0, :1])
+    )
 
 
 def test_argmax_picks_the_largest_score():
     z = np.array([[0.1, 0.7, 0.2], [3.0, -1.0, 2.0]], np.float32)
-    np.testing.assert_array_equal(fn.argmax(jnp.asarray(z)), np.argmax(z, -1))
+    np.testing.assert_array_equal(fn.activations.argmax(jnp.asarray(z)), np.argmax(z, -1))
 
 
 def test_step_gradient_is_zero_but_straight_through_passes_it():
-    assert float(jax.grad(lambda x: fn.step(x))(0.3)) == 0.0
-    assert float(jax.grad(lambda x: fn.step(x, straight_through=True))(0.3)) == 1.0
-    assert float(fn.step(jnp.float32(0.3), straight_through=True)) == 1.0
+    assert float(jax.grad(lambda x: fn.activations.step(x))(0.3)) == 0.0
+    assert float(jax.grad(lambda x: fn.activations.step(x, straight_through=True))(0.3)) == 1.0
+    assert float(fn.activations.step(jnp.float32(0.3), straight_through=True)) == 1.0
 
 
 def test_aliases_are_the_same_functions():
-    assert fn.logistic is fn.sigmoid and fn.heaviside is fn.step
+    assert (
+        fn.activations.logistic is fn.activations.sigmoid and fn.activations.heaviside is fn.activations.step
+    )

@@ -28,7 +28,7 @@ def test_dense_autoencoder_matches_numpy():
 def test_autoencoder_errors_name_the_part_and_shapes():
     expected = r"maps the code \[2\] to \[3\].*reconstruct the input shape \[5\]"
     with pytest.raises(fn.ShapeError, match=expected):
-        fn.Autoencoder(fn.Dense(2), fn.Dense(3)).init(jax.random.key(0), (5,))
+        fn.unsupervised.Autoencoder(fn.Dense(2), fn.Dense(3)).init(jax.random.key(0), (5,))
     model = dense_autoencoder(5, 2, ())
     _, params = model.init(jax.random.key(0), (5,))
     expected = r"Autoencoder\.encoder > Sequential\[0\].*\[\.\.\., 5\].*got \[2, 4\]"

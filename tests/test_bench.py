@@ -108,7 +108,7 @@ def test_environment_names_device_and_versions():
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_train_step_benchmark_reports_model_facts(dtype):
-    model = fnnet.Sequential(fnnet.Dense(16), fnnet.relu, fnnet.Dense(10))
+    model = fnnet.Sequential(fnnet.Dense(16), fnnet.activations.relu, fnnet.Dense(10))
     x = np.random.default_rng(0).random((8, 20), dtype=np.float32)
     y = np.arange(8) % 10
     out = bench.train_step_benchmark(

@@ -7,7 +7,7 @@ import sys
 import jax
 import pytest
 
-from fnnet import host_memory
+from fnnet.bench import host_memory
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

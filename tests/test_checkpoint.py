@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import fnnet as fn
-from fnnet.checkpoint import (
+from fnnet.training.checkpoint import (
     CheckpointError,
     CheckpointManager,
     load_checkpoint,
@@ -21,7 +21,7 @@ from fnnet.checkpoint import (
 
 
 def make_state(features=8, seed=0):
-    model = fn.Sequential(fn.Dense(features), fn.relu, fn.Dense(3))
+    model = fn.Sequential(fn.Dense(features), fn.activations.relu, fn.Dense(3))
     state = fn.init_train_state(model, optax.adam(1e-2), jax.random.key(seed), (5,))
     return model, state
 
@@ -107,7 +107,7 @@ def test_mismatched_model_names_the_first_differing_key_and_shapes(tmp_path):
     with pytest.raises(CheckpointError, match=r"at \.params\['0'\]\['bias'\].*\(8,\).*\(9,\)"):
         load_checkpoint(path, other)
     deeper = fn.init_train_state(
-        fn.Sequential(fn.Dense(8), fn.relu, fn.Dense(3), fn.Dense(2)),
+        fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(3), fn.Dense(2)),
         optax.adam(1e-2),
         jax.random.key(0),
         (5,),

@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from fnnet import cli, zoo
+from fnnet import cli
+from fnnet.course import zoo
 
 TINY = '''\
 """Tiny: a logistic regression on random points, for the CLI tests."""
@@ -33,7 +34,7 @@ def main(argv=None):
     rng = np.random.RandomState(args.seed)
     x = rng.randn(64, 3).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int32)
-    model = fn.Sequential(fn.Dense(args.hidden), fn.tanh, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(args.hidden), fn.activations.tanh, fn.Dense(2))
     result = fn.fit(model, fn.losses.softmax_cross_entropy, optax.sgd(args.learning_rate), x, y,
                     key=jax.random.key(args.seed), epochs=args.epochs, batch_size=args.batch_size,
                     metrics={"accuracy": fn.metrics.accuracy})

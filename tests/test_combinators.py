@@ -13,7 +13,7 @@ def _np_dense(p, x):
 
 
 def test_sequential_mlp_matches_numpy():
-    model = fn.Sequential(fn.Dense(8), fn.tanh, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(8), fn.activations.tanh, fn.Dense(2))
     out_shape, params = model.init(jax.random.key(0), (4,))
     assert out_shape == (2,) and set(params) == {"0", "1", "2"} and params["1"] == {}
     x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
@@ -37,7 +37,7 @@ def test_parallel_concat_and_sum_match_numpy():
 
 
 def test_residual_adds_the_input():
-    block = fn.Residual(fn.Dense(4), fn.relu)
+    block = fn.Residual(fn.Dense(4), fn.activations.relu)
     _, params = block.init(jax.random.key(0), (4,))
     x = np.random.default_rng(2).normal(size=(2, 4)).astype(np.float32)
     want = x + np.maximum(_np_dense(params["0"]["0"], x), 0)
@@ -84,12 +84,12 @@ def test_children_get_distinct_keys_and_init_is_deterministic():
 
 
 def test_models_are_hashable_so_jit_can_take_them_static():
-    model = fn.Sequential(fn.Dense(3), fn.relu)
+    model = fn.Sequential(fn.Dense(3), fn.activations.relu)
 
     @jax.jit
     def run(params, x):
         return model.apply(params, x)
 
-    assert hash(model) == hash(fn.Sequential(fn.Dense(3), fn.relu))
+    assert hash(model) == hash(fn.Sequential(fn.Dense(3), fn.activations.relu))
     _, params = model.init(jax.random.key(0), (2,))
     assert run(params, jnp.ones((1, 2))).shape == (1, 3)

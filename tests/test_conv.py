@@ -8,7 +8,7 @@ from torch.nn import functional as tnf
 from torch_ref import assert_close, channels_first, channels_last, fnnet_vjp, torch_pad
 
 import fnnet as fn
-from fnnet import convert
+from fnnet.interop import torch as convert
 
 TORCH_CONV = {1: tnf.conv1d, 2: tnf.conv2d, 3: tnf.conv3d}
 

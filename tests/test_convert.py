@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import fnnet as fn
-from fnnet import convert
+from fnnet.interop import torch as convert
 
 
 def _numpy_state(module):

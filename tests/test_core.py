@@ -20,7 +20,7 @@ def test_plain_functions_become_lambda_layers_with_traced_output_shapes():
 
 
 def test_lambda_kwargs_reach_the_function():
-    layer = fn.Lambda(fn.leaky_relu, (("negative_slope", 0.5),))
+    layer = fn.Lambda(fn.activations.leaky_relu, (("negative_slope", 0.5),))
     np.testing.assert_allclose(layer.apply({}, jnp.array([-2.0, 3.0])), [-1.0, 3.0])
     assert "negative_slope=0.5" in repr(layer)
 
@@ -65,7 +65,7 @@ class Counter(Layer):
 
 
 def test_state_threads_through_sequential_and_stateless_apply_is_refused():
-    model = fn.Sequential(fn.Dense(2), Counter(), fn.relu)
+    model = fn.Sequential(fn.Dense(2), Counter(), fn.activations.relu)
     _, params = model.init(jax.random.key(0), (3,))
     state = model.init_state((3,))
     assert set(state) == {"1"}, "only stateful children have state entries"

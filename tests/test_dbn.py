@@ -39,9 +39,9 @@ def test_greedy_stacking_trains_each_rbm_on_the_hidden_probabilities_below():
     dbn = pretrain_dbn(x, (6, 3), optimizer, key=key, epochs=1, batch_size=16)
     assert [r["kernel"].shape for r in dbn.rbms] == [(8, 6), (6, 3)]
     settings = dict(epochs=1, batch_size=16)
-    first, _ = fit_rbm(fn.RBM(6), x, optimizer, key=jax.random.fold_in(key, 0), **settings)
+    first, _ = fit_rbm(fn.unsupervised.RBM(6), x, optimizer, key=jax.random.fold_in(key, 0), **settings)
     data = hidden_probabilities(first.params, x)
-    second, _ = fit_rbm(fn.RBM(3), data, optimizer, key=jax.random.fold_in(key, 1), **settings)
+    second, _ = fit_rbm(fn.unsupervised.RBM(3), data, optimizer, key=jax.random.fold_in(key, 1), **settings)
     for name in ("kernel", "visible_bias", "hidden_bias"):
         np.testing.assert_allclose(dbn.rbms[1][name], second.params[name], rtol=1e-5, atol=1e-6)
     assert len(dbn.histories) == 2 and len(dbn.histories[0]["reconstruction_error"]) == 1

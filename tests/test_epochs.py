@@ -7,8 +7,8 @@ import optax
 import pytest
 
 import fnnet as fn
-from fnnet.epochs import fused_epoch, minibatch_rows, per_step_epoch
-from fnnet.train import init_train_state, make_step_fn
+from fnnet.training.epochs import fused_epoch, minibatch_rows, per_step_epoch
+from fnnet.training.step import init_train_state, make_step_fn
 
 N, BATCH = 40, 4
 RNG = np.random.default_rng(0)

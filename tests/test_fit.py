@@ -42,7 +42,7 @@ def test_full_batch_gradient_descent_with_decaying_rate_matches_numpy():
 
 
 def test_fused_epochs_equal_per_step_epochs_with_dropout_like_randomness():
-    model = fn.Sequential(fn.Dense(16), fn.relu, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(16), fn.activations.relu, fn.Dense(2))
     kwargs = dict(key=jax.random.key(1), epochs=3, batch_size=8, metrics={"accuracy": metrics.accuracy})
     a = fn.fit(model, losses.softmax_cross_entropy, optax.adam(1e-2), X, LABELS, **kwargs)
     b = fn.fit(model, losses.softmax_cross_entropy, optax.adam(1e-2), X, LABELS, fused=True, **kwargs)
@@ -167,7 +167,7 @@ def test_nan_loss_stops_training_and_names_step_and_epoch(fused):
             fused=fused,
         )
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.state.params))
-    with pytest.raises(fn.NonFiniteLossError, match="loss became") as info:
+    with pytest.raises(fn.training.NonFiniteLossError, match="loss became") as info:
         fn.fit(
             fn.Dense(1),
             losses.mean_squared_error,

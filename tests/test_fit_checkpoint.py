@@ -14,7 +14,7 @@ import optax
 import pytest
 
 import fnnet as fn
-from fnnet.checkpoint import CheckpointManager, load_checkpoint
+from fnnet.training.checkpoint import CheckpointManager, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = pathlib.Path(__file__).with_name("resumable_run.py")
@@ -31,7 +31,7 @@ def data():
 
 def train(fused, **kwargs):
     x, y = data()
-    model = fn.Sequential(fn.Dense(8), fn.relu, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(2))
     return fn.fit(
         model,
         fn.losses.softmax_cross_entropy,

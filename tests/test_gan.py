@@ -67,8 +67,8 @@ def test_shape_errors_name_the_network():
 def test_gan_learns_on_an_mnist_subset(data_dir):
     x = jnp.asarray(fn.data.load_mnist("mnist", data_dir).x_train[:2048].reshape(2048, 784)) * 2 - 1
     latent = 16
-    leaky = fn.Lambda(fn.leaky_relu, (("negative_slope", 0.2),))
-    generator = fn.Sequential(fn.Dense(128), leaky, fn.Dense(784), fn.tanh)  # pixels in [-1, 1]
+    leaky = fn.Lambda(fn.activations.leaky_relu, (("negative_slope", 0.2),))
+    generator = fn.Sequential(fn.Dense(128), leaky, fn.Dense(784), fn.activations.tanh)  # pixels in [-1, 1]
     discriminator = fn.Sequential(fn.Dense(128), leaky, fn.Dense(1))
     g_opt, d_opt = optax.adam(1e-3, b1=0.5), optax.adam(1e-3, b1=0.5)
     state = gan.init_gan_state(generator, discriminator, g_opt, d_opt, jax.random.key(0), latent, (784,))

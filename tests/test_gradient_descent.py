@@ -15,7 +15,7 @@ def ssr(intercept):
 
 
 def test_reaches_the_least_squares_intercept_with_the_same_steps_as_a_python_loop():
-    result = fn.gradient_descent(ssr, jnp.float32(0.0), learning_rate=0.1, tol=0.001)
+    result = fn.course.gradient_descent(ssr, jnp.float32(0.0), learning_rate=0.1, tol=0.001)
     assert result.converged
     assert float(result.params) == pytest.approx(np.mean(Y - 0.64 * X), abs=2e-3)
     b, steps = 0.0, 0
@@ -30,5 +30,5 @@ def test_reaches_the_least_squares_intercept_with_the_same_steps_as_a_python_loo
 
 
 def test_stops_after_max_steps_when_it_cannot_converge():
-    result = fn.gradient_descent(ssr, jnp.float32(0.0), learning_rate=0.5, max_steps=20)  # diverges
+    result = fn.course.gradient_descent(ssr, jnp.float32(0.0), learning_rate=0.5, max_steps=20)  # diverges
     assert not result.converged and len(result.history) == 20

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import fnnet
-from fnnet import host_memory
+from fnnet.bench import host_memory
 
 # Child: apply the setting, fill and free a 64 MiB buffer, print how much resident memory the free gave back.
 CHILD = """
@@ -17,7 +17,7 @@ libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 def resident():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-applied = fnnet.retain_freed_memory(sys.argv[1] == "on")
+applied = fnnet.bench.retain_freed_memory(sys.argv[1] == "on")
 size = 64 << 20
 buffer = libc.malloc(size)
 ctypes.memset(buffer, 1, size)
@@ -47,10 +47,10 @@ def test_freed_memory_stays_resident_only_when_retained():
 
 def test_without_glibc_it_is_a_no_op(monkeypatch):
     monkeypatch.setattr(host_memory, "_mallopt", lambda: None)
-    assert fnnet.retain_freed_memory() is False
+    assert fnnet.bench.retain_freed_memory() is False
 
 
 def test_a_refused_setting_names_the_parameter(monkeypatch):
     monkeypatch.setattr(host_memory, "_mallopt", lambda: lambda param, value: 0)
     with pytest.raises(RuntimeError, match=f"parameter {host_memory.M_MMAP_THRESHOLD} = {1 << 30}"):
-        fnnet.retain_freed_memory()
+        fnnet.bench.retain_freed_memory()

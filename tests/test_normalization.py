@@ -9,7 +9,7 @@ import torch
 from torch_ref import assert_close, channels_first, channels_last, fnnet_vjp
 
 import fnnet as fn
-from fnnet import convert
+from fnnet.interop import torch as convert
 
 
 def _torch_bn(params, state, channels, momentum):
@@ -66,7 +66,7 @@ def test_batch_norm_training_gradients_match_torch():
 
 
 def test_batch_norm_state_flows_through_fit_per_step_and_fused():
-    model = fn.Sequential(fn.Conv(4, (3, 3)), fn.BatchNorm(), fn.relu, fn.Flatten(), fn.Dense(2))
+    model = fn.Sequential(fn.Conv(4, (3, 3)), fn.BatchNorm(), fn.activations.relu, fn.Flatten(), fn.Dense(2))
     rng = np.random.default_rng(2)
     x = rng.normal(loc=3.0, size=(32, 5, 5, 1)).astype(np.float32)
     y = (x.mean(axis=(1, 2, 3)) > 3.0).astype(np.int32)

@@ -20,13 +20,13 @@ CHILD = r"""
 import json
 import jax, numpy as np, optax
 import fnnet as fn
-from fnnet import parallel
+from fnnet.training import parallel
 
 assert jax.device_count() == 8, jax.devices()
 rng = np.random.RandomState(0)
 x = rng.randn(256, 10).astype(np.float32)
 y = (x[:, :3].sum(1) > 0).astype(np.int32)
-model = fn.Sequential(fn.Dense(32), fn.tanh, fn.Dense(2))
+model = fn.Sequential(fn.Dense(32), fn.activations.tanh, fn.Dense(2))
 out = {}
 for fused in (False, True):
     for dp in (False, True):
@@ -50,7 +50,7 @@ try:
 except ValueError as err:
     out["batch_error"] = str(err)
 import re
-from fnnet.train import init_train_state, make_step_fn
+from fnnet.training.step import init_train_state, make_step_fn
 for cell in (fn.LSTMCell(8), fn.GRUCell(8)):  # the recurrent layers' hand-written backward
     rnn = fn.Sequential(fn.RNN(cell, return_sequences=False), fn.Dense(2))
     opt = optax.adam(1e-3)
@@ -150,7 +150,7 @@ import json, jax, numpy as np, optax, fnnet as fn
 rng = np.random.RandomState(0)
 x = rng.randn(256, 10).astype(np.float32)
 y = (x[:, :3].sum(1) > 0).astype(np.int32)
-model = fn.Sequential(fn.Dense(32), fn.tanh, fn.Dense(2))
+model = fn.Sequential(fn.Dense(32), fn.activations.tanh, fn.Dense(2))
 r = fn.fit(model, fn.losses.softmax_cross_entropy, optax.adam(1e-2), x, y,
            key=jax.random.key(0), epochs=3, batch_size=32)
 print(json.dumps(r.history["loss"]))

@@ -29,7 +29,7 @@ def test_rule_matches_python_loop_and_learns_and():
     layer = fn.Perceptron()
     _, params = layer.init(jax.random.key(3), (2,))
     y = np.array([0, 0, 0, 1], np.float32)
-    result = fn.perceptron_rule(layer, params, AND_X, y, learning_rate=0.5)
+    result = fn.course.perceptron_rule(layer, params, AND_X, y, learning_rate=0.5)
     w, b, errors = python_rule(
         np.asarray(params["kernel"])[:, 0], float(params["bias"][0]), AND_X, y, 0.5, 100
     )
@@ -42,7 +42,7 @@ def test_rule_matches_python_loop_and_learns_and():
 def test_rule_does_not_converge_on_xor():
     layer = fn.Perceptron()
     _, params = layer.init(jax.random.key(0), (2,))
-    result = fn.perceptron_rule(layer, params, AND_X, np.array([0, 1, 1, 0]), max_epochs=50)
+    result = fn.course.perceptron_rule(layer, params, AND_X, np.array([0, 1, 1, 0]), max_epochs=50)
     assert not result.converged and len(result.errors) == 50 and min(result.errors) >= 1
 
 
@@ -50,4 +50,4 @@ def test_rule_rejects_mismatched_shapes():
     layer = fn.Perceptron(2)
     _, params = layer.init(jax.random.key(0), (2,))
     with pytest.raises(ValueError, match=r"expected x \[N, F\] and y \[N\] or \[N, 2\]"):
-        fn.perceptron_rule(layer, params, AND_X, jnp.zeros((4, 3)))
+        fn.course.perceptron_rule(layer, params, AND_X, jnp.zeros((4, 3)))

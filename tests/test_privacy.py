@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import fnnet as fn
-from fnnet import privacy
+from fnnet.training import privacy
 
 
 def linear_problem():
@@ -83,7 +83,7 @@ def test_dp_step_equals_privatize_of_per_example_gradients():
     rng = np.random.RandomState(4)
     x = rng.randn(8, 5).astype(np.float32)
     y = rng.randint(0, 3, 8)
-    model = fn.Sequential(fn.Dense(6), fn.tanh, fn.Dense(3))
+    model = fn.Sequential(fn.Dense(6), fn.activations.tanh, fn.Dense(3))
     loss, opt = fn.losses.softmax_cross_entropy, optax.sgd(0.5)
     state = fn.init_train_state(model, opt, jax.random.key(1), (5,))
     step = privacy.make_dp_step_fn(model, loss, opt, l2_norm_clip=0.05, noise_multiplier=0.8)

@@ -7,14 +7,14 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from fnnet.progress import Progress, ProgressBar, format_history, progress_enabled
+from fnnet.training.progress import Progress, ProgressBar, format_history, progress_enabled
 
 
 def small_fit(**kwargs):
     rng = np.random.RandomState(0)
     x = rng.randn(40, 3).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int32)
-    model = fn.Sequential(fn.Dense(4), fn.tanh, fn.Dense(2))
+    model = fn.Sequential(fn.Dense(4), fn.activations.tanh, fn.Dense(2))
     return fn.fit(
         model, fn.losses.softmax_cross_entropy, optax.sgd(0.3), x, y, key=jax.random.key(0),
         batch_size=10, metrics={"accuracy": fn.metrics.accuracy}, **kwargs,

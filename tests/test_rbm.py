@@ -95,7 +95,7 @@ def test_conditionals_and_free_energy_match_numpy_and_enumeration():
     exact_f = -np.log(joint_unnormalised(p).sum(1))  # F(v) = -log sum_h exp(-E(v, h))
     np.testing.assert_allclose(rbm.free_energy(jp, STATES_V), exact_f, rtol=1e-5, atol=1e-5)
     # the layer view: an RBM maps visibles to hidden probabilities, with any leading axes
-    layer_out = fn.RBM(H).apply(jp, STATES_V.reshape(2, 8, V))
+    layer_out = fn.unsupervised.RBM(H).apply(jp, STATES_V.reshape(2, 8, V))
     want = sig(STATES_V @ p["kernel"] + p["hidden_bias"])
     np.testing.assert_allclose(layer_out.reshape(16, H), want, rtol=1e-5)
 
@@ -141,9 +141,14 @@ def test_cd_gradient_is_the_gradient_of_the_free_energy_gap():
 def test_rbm_learns_mnist_reconstruction_error_falls(data_dir):
     x = fn.data.load_mnist("mnist", data_dir).x_train[:2000].reshape(2000, 784)
     state, history = rbm.fit_rbm(
-        fn.RBM(64), x, optax.sgd(0.1, momentum=0.5), key=jax.random.key(0), epochs=3, batch_size=32
+        fn.unsupervised.RBM(64),
+        x,
+        optax.sgd(0.1, momentum=0.5),
+        key=jax.random.key(0),
+        epochs=3,
+        batch_size=32,
     )
-    _, start = fn.RBM(64).init(jax.random.split(jax.random.key(0), 3)[0], (784,))
+    _, start = fn.unsupervised.RBM(64).init(jax.random.split(jax.random.key(0), 3)[0], (784,))
     before = float(rbm.reconstruction_error(start, x))
     after = float(rbm.reconstruction_error(state.params, x))
     assert after < 0.4 * before
@@ -153,13 +158,13 @@ def test_rbm_learns_mnist_reconstruction_error_falls(data_dir):
 
 def test_bad_inputs_name_the_problem():
     with pytest.raises(fn.ShapeError, match=r"RBM.*flat visible vector \[V\], got \[28, 28\]"):
-        fn.RBM(8).init(jax.random.key(0), (28, 28))
-    _, params = fn.RBM(8).init(jax.random.key(0), (5,))
+        fn.unsupervised.RBM(8).init(jax.random.key(0), (28, 28))
+    _, params = fn.unsupervised.RBM(8).init(jax.random.key(0), (5,))
     with pytest.raises(fn.ShapeError, match=r"visible units of shape \[\.\.\., 5\].*got \[2, 6\]"):
-        fn.RBM(8).apply(params, jnp.ones((2, 6)))
+        fn.unsupervised.RBM(8).apply(params, jnp.ones((2, 6)))
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
-        rbm.fit_rbm(fn.RBM(2), np.full((4, 3), 2.0), optax.sgd(0.1), key=jax.random.key(0))
+        rbm.fit_rbm(fn.unsupervised.RBM(2), np.full((4, 3), 2.0), optax.sgd(0.1), key=jax.random.key(0))
     with pytest.raises(ValueError, match="hidden_size must be a positive int"):
-        fn.RBM(0)
+        fn.unsupervised.RBM(0)
     with pytest.raises(ValueError, match="k must be >= 1"):
         rbm.gibbs_chain(params, jnp.ones((1, 5)), jax.random.key(0), 0)

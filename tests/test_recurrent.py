@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import fnnet as fn
-from fnnet.convert_rnn import from_torch, to_torch
+from fnnet.interop.torch import rnn_from_torch as from_torch
+from fnnet.interop.torch import rnn_to_torch as to_torch
 
 TORCH = {fn.SimpleRNNCell: torch.nn.RNN, fn.LSTMCell: torch.nn.LSTM, fn.GRUCell: torch.nn.GRU}
 CELLS = [fn.SimpleRNNCell, fn.LSTMCell, fn.GRUCell]

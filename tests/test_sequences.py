@@ -8,7 +8,6 @@ import pytest
 import torch
 
 import fnnet as fn
-from fnnet.convert_rnn import to_torch
 from fnnet.data import (
     CharVocabulary,
     Standardizer,
@@ -17,6 +16,7 @@ from fnnet.data import (
     sliding_windows,
     time_ordered_split,
 )
+from fnnet.interop.torch import rnn_to_torch as to_torch
 
 
 def test_sliding_windows_pairs_each_window_with_its_future():

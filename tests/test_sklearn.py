@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator, estimator_checks_generator
 
-from fnnet.sklearn import MLPClassifier, MLPRegressor
+from fnnet.interop.sklearn import MLPClassifier, MLPRegressor
 
 # Checks skipped by scikit-learn itself in this environment, with its reason.
 ALLOWED_SKIPS = {

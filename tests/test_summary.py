@@ -4,7 +4,9 @@ import fnnet as fn
 
 
 def test_summary_counts_match_hand_counts():
-    model = fn.Sequential(fn.Dense(512), fn.relu, fn.Dense(512), fn.relu, fn.Dense(10))
+    model = fn.Sequential(
+        fn.Dense(512), fn.activations.relu, fn.Dense(512), fn.activations.relu, fn.Dense(10)
+    )
     text = fn.summary(model, (784,))
     lines = text.splitlines()
     assert lines[0].split() == ["path", "layer", "output", "params", "bytes"]
@@ -16,6 +18,6 @@ def test_summary_counts_match_hand_counts():
 
 
 def test_summary_recurses_into_nested_sequentials():
-    model = fn.Sequential(fn.Sequential(fn.Dense(3), fn.tanh), fn.Dense(1))
+    model = fn.Sequential(fn.Sequential(fn.Dense(3), fn.activations.tanh), fn.Dense(1))
     paths = [line.split()[0] for line in fn.summary(model, (2,)).splitlines()[2:-2]]
     assert paths == ["0.0", "0.1", "1"]

@@ -21,7 +21,7 @@ def test_train_step_compiles_exactly_once():
         traces.append(1)  # runs only while tracing
         return losses.mean_squared_error(pred, target)
 
-    model = fn.Sequential(fn.Dense(4), fn.relu, fn.Dense(1))
+    model = fn.Sequential(fn.Dense(4), fn.activations.relu, fn.Dense(1))
     state = fn.init_train_state(model, optax.adam(1e-2), jax.random.key(0), (3,))
     step = fn.make_train_step(model, counting_mse, optax.adam(1e-2))
     for i in range(5):
@@ -97,7 +97,7 @@ def test_evaluate_and_predict_match_numpy():
 
 
 def test_vmap_over_parameter_sets_just_works():
-    model = fn.Sequential(fn.Dense(4), fn.tanh, fn.Dense(1))
+    model = fn.Sequential(fn.Dense(4), fn.activations.tanh, fn.Dense(1))
     keys = jax.random.split(jax.random.key(0), 3)
     params = jax.vmap(lambda k: model.init(k, (3,))[1])(keys)
     out = jax.vmap(model.apply, in_axes=(0, None))(params, jnp.asarray(X))
@@ -107,7 +107,7 @@ def test_vmap_over_parameter_sets_just_works():
 
 
 def test_guarded_update_applies_sgd_when_finite_and_nothing_otherwise():
-    from fnnet.train import guarded_update
+    from fnnet.training.step import guarded_update
 
     params = {"w": jnp.array([1.0, -2.0])}
     grads = {"w": jnp.array([0.5, 4.0])}

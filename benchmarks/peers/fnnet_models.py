@@ -19,19 +19,23 @@ def model(name: str) -> fnnet.Layer:
     """The fnnet definition of ``name`` (AttributeError if its layers are not in this fnnet)."""
     if name == "mlp":
         return fnnet.Sequential(
-            fnnet.Dense(512), fnnet.relu, fnnet.Dense(512), fnnet.relu, fnnet.Dense(CLASSES)
+            fnnet.Dense(512),
+            fnnet.activations.relu,
+            fnnet.Dense(512),
+            fnnet.activations.relu,
+            fnnet.Dense(CLASSES),
         )
     if name == "cnn":
         return fnnet.Sequential(
             fnnet.Conv(32, kernel_size=(3, 3), padding="SAME"),
-            fnnet.relu,
+            fnnet.activations.relu,
             fnnet.MaxPool(window=(2, 2)),
             fnnet.Conv(64, kernel_size=(3, 3), padding="SAME"),
-            fnnet.relu,
+            fnnet.activations.relu,
             fnnet.MaxPool(window=(2, 2)),
             fnnet.Flatten(),
             fnnet.Dense(128),
-            fnnet.relu,
+            fnnet.activations.relu,
             fnnet.Dense(CLASSES),
         )
     cell = fnnet.LSTMCell(HIDDEN) if name == "lstm" else fnnet.GRUCell(HIDDEN)

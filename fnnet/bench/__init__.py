@@ -12,6 +12,7 @@ Example:
 """
 
 from fnnet.bench.device import environment, matmul_ceiling, memory_analysis
+from fnnet.bench.host_memory import retain_freed_memory
 from fnnet.bench.models import cast_floats, forward_benchmark, param_count, train_step_benchmark
 from fnnet.bench.timing import benchmark, cost_analysis, summarize, time_blocks
 
@@ -24,6 +25,7 @@ __all__ = [
     "matmul_ceiling",
     "memory_analysis",
     "param_count",
+    "retain_freed_memory",
     "summarize",
     "time_blocks",
     "train_step_benchmark",

@@ -7,7 +7,7 @@ the LSTM.
 ``fnnet.layers.RNN`` runs a cell over a sequence with ``jax.lax.scan``.
 
 Parameter layout (the names are the checkpoint format; ``G`` is the number of gates, stacked along
-the last axis in PyTorch's order, so ``fnnet.convert_rnn`` maps PyTorch weights losslessly):
+the last axis in PyTorch's order, so ``fnnet.interop.torch`` maps PyTorch weights losslessly):
 
 * ``input_kernel``: ``[F, G*H]`` (PyTorch ``weight_ih.T``),
 * ``recurrent_kernel``: ``[H, G*H]`` (PyTorch ``weight_hh.T``), orthogonal per gate by default,
@@ -111,7 +111,7 @@ class SimpleRNNCell(_Cell):
 
     Args:
         hidden_size: ``H``, the size of the state.
-        activation: the nonlinearity (default tanh; ``fnnet.relu`` gives PyTorch's
+        activation: the nonlinearity (default tanh; ``fnnet.activations.relu`` gives PyTorch's
             ``nonlinearity="relu"``).
         kernel_init, recurrent_init, bias_init: initialisers (Glorot uniform, orthogonal, zeros).
 

@@ -60,7 +60,7 @@ class Perceptron(Layer):
     """Rosenblatt's perceptron: a weighted sum plus a bias, then a step.
 
     ``y = step(x @ kernel + bias)``: 1 when the weighted sum exceeds the threshold ``-bias``, else 0.
-    Train it with ``fnnet.perceptron_rule`` (gradient-free), or by backpropagation with
+    Train it with ``fnnet.course.perceptron_rule`` (gradient-free), or by backpropagation with
     ``straight_through=True``.
 
     Args:

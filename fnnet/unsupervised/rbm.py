@@ -25,7 +25,7 @@ import optax
 
 from fnnet import initializers
 from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
-from fnnet.train import TrainState
+from fnnet.training.step import TrainState
 from fnnet.unsupervised.loop import make_epoch_fn
 
 __all__ = [

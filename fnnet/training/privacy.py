@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from fnnet.core import Layer
-from fnnet.train import TrainState, guarded_update
+from fnnet.training.step import TrainState, guarded_update
 
 __all__ = [
     "clip_per_example",

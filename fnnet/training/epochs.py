@@ -61,7 +61,7 @@ def fused_epoch(step, batch_size: int, steps_per_epoch: int, tol: float | None):
     """One jitted dispatch per epoch: a while loop gathering each minibatch on the device.
 
     Args:
-        step: the un-jitted ``step(state, batch) -> (state, logs)`` (``fnnet.train.make_step_fn``).
+        step: the un-jitted ``step(state, batch) -> (state, logs)`` (``fnnet.training.step.make_step_fn``).
         batch_size: examples per step.
         steps_per_epoch: full batches per epoch (the last partial one is dropped).
         tol: stop once ``logs["update_norm"]`` is below it, or None.

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import parallel
-from fnnet.checkpoint import CheckpointManager
-from fnnet.progress import resolve as resolve_progress
+from fnnet.training import parallel
+from fnnet.training.checkpoint import CheckpointManager
+from fnnet.training.progress import resolve as resolve_progress
 
 __all__ = ["Saver", "data_parallel", "resolve_progress", "validate"]
 

@@ -3,7 +3,7 @@
 Drop-in for ``sklearn.neural_network``'s estimators of the same names (solvers ``"sgd"`` and
 ``"adam"``, constant learning rate), usable in pipelines and grid search::
 
-    from fnnet.sklearn import MLPClassifier
+    from fnnet.interop.sklearn import MLPClassifier
     clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=100, random_state=0).fit(X, y)
     clf.predict_proba(X[:3])
 
@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fnnet import mlp_solver
+from fnnet.interop import _mlp_solver as mlp_solver
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 

@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import fit_tools
 from fnnet.core import Layer
-from fnnet.epochs import fused_epoch, minibatch_rows, per_step_epoch
-from fnnet.train import TrainState, evaluate, init_train_state, make_step_fn
+from fnnet.training import fit_tools
+from fnnet.training.epochs import fused_epoch, minibatch_rows, per_step_epoch
+from fnnet.training.step import TrainState, evaluate, init_train_state, make_step_fn
 
 __all__ = ["EarlyStopping", "FitResult", "NonFiniteLossError", "fit"]
 
@@ -132,7 +132,7 @@ def fit(
             dense and recurrent models; convolutional models currently train slower fused on XLA:CPU).
         on_nonfinite: ``"stop"`` (warn and return the last finite state) or ``"raise"``
             (NonFiniteLossError) when the loss becomes NaN or inf.
-        checkpoint: a folder or ``fnnet.checkpoint.CheckpointManager``: save the TrainState (and
+        checkpoint: a folder or ``fnnet.training.checkpoint.CheckpointManager``: save the TrainState (and
             the history) there after every epoch, or every ``checkpoint_every`` steps, and at the end
             (the last state, before any early-stopping restore).
         checkpoint_every: save every this many steps (the fused loop saves at the end of the epoch
@@ -140,8 +140,8 @@ def fit(
         resume: start from the newest checkpoint in ``checkpoint`` if there is one, mid-epoch if
             need be, with the same shuffling: a killed run resumed with the same ``key`` ends with
             exactly the parameters of an uninterrupted run. (Early-stopping counters restart.)
-        progress: True for a tqdm bar with the live loss, a ``fnnet.progress.Progress``, or None
-            to follow ``fnnet.progress.default_progress()`` (off unless the command line enabled it).
+        progress: True for a tqdm bar with the live loss, a ``fnnet.training.progress.Progress``, or None
+            to follow ``fnnet.training.progress.default_progress()`` (off unless the command line enabled it).
         data_parallel: shard each batch over all devices (a 1-D ``jax.sharding`` mesh, the state
             replicated); ``batch_size`` must be divisible by ``jax.device_count()``.
 
