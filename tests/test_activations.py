@@ -1,4 +1,4 @@
-"""Activations against NumPy formulas, and the step's straight-through gradient."""
+"""Activations against NumPy formulas (GELU against PyTorch), and the step's straight-through gradient."""
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,21 @@ def test_gelu_exact_matches_erf_formula():
 
     want = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in X.astype(np.float64)])
     np.testing.assert_allclose(fn.activations.gelu(jnp.asarray(X)), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("approximate, torch_mode", [(False, "none"), (True, "tanh")])
+def test_gelu_both_modes_match_pytorch(approximate, torch_mode):
+    import torch
+
+    want = torch.nn.functional.gelu(torch.tensor(X, dtype=torch.float64), approximate=torch_mode).numpy()
+    got = fn.activations.gelu(jnp.asarray(X), approximate=approximate)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_gelu_tanh_approximation_differs_from_the_exact_form():
+    x = jnp.asarray(X)
+    gap = np.abs(np.asarray(fn.activations.gelu(x, approximate=True) - fn.activations.gelu(x)))
+    assert gap.max() > 1e-4  # the two modes are distinguishable at the tolerance above
 
 
 def test_softmax_and_log_softmax_match_numpy_and_sum_to_one():

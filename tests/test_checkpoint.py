@@ -116,6 +116,51 @@ def test_mismatched_model_names_the_first_differing_key_and_shapes(tmp_path):
         load_checkpoint(path, deeper)
 
 
+def test_a_file_with_an_extra_leaf_is_rejected(tmp_path):
+    path = save_checkpoint(tmp_path / "c.fnnet", {"a": np.ones(2, np.float32), "z": np.ones(3)}, step=1)
+    with pytest.raises(CheckpointError, match=r"the file has an extra leaf \['z'\]"):
+        load_checkpoint(path, {"a": np.zeros(2, np.float32)})
+    # the same with a whole training state: a deeper model's file into a shallower model
+    deeper = fn.init_train_state(
+        fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(3), fn.Dense(2)),
+        optax.adam(1e-2),
+        jax.random.key(0),
+        (5,),
+    )
+    path = save_checkpoint(tmp_path / "deeper.fnnet", deeper, step=1)
+    _, shallow = make_state(features=8)
+    with pytest.raises(CheckpointError, match=r"extra leaf .*\['3'\]"):
+        load_checkpoint(path, shallow)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16", "int32", "float16"])
+def test_a_template_of_another_dtype_names_the_leaf_and_both_dtypes(tmp_path, dtype):
+    _, state = make_state()
+    path = save_checkpoint(tmp_path / "c.fnnet", state, step=1)
+    with jax.enable_x64(dtype == "float64"):
+        template = state._replace(
+            params={
+                **state.params,
+                "2": {**state.params["2"], "kernel": state.params["2"]["kernel"].astype(dtype)},
+            }
+        )
+        assert template.params["2"]["kernel"].dtype == np.dtype(dtype)
+        expected = rf"at \.params\['2'\]\['kernel'\]: the file has dtype float32, the model {dtype}"
+        with pytest.raises(CheckpointError, match=expected):
+            load_checkpoint(path, template)
+
+
+def test_a_key_of_another_implementation_or_an_array_for_a_key_is_rejected(tmp_path):
+    _, state = make_state()
+    path = save_checkpoint(tmp_path / "c.fnnet", state, step=1)
+    impl = str(jax.random.key_impl(state.key))
+    with pytest.raises(CheckpointError, match=rf"at \.key: the file has dtype key<{impl}>, the model uint32"):
+        load_checkpoint(path, state._replace(key=jax.random.key_data(state.key)))
+    path = save_checkpoint(tmp_path / "raw.fnnet", state._replace(key=jax.random.key_data(state.key)), step=1)
+    with pytest.raises(CheckpointError, match=rf"at \.key: the file has dtype uint32, the model key<{impl}>"):
+        load_checkpoint(path, state)
+
+
 def test_manager_keeps_the_last_n(tmp_path):
     _, state = make_state()
     manager = CheckpointManager(tmp_path / "run", keep=2)

@@ -51,3 +51,50 @@ def test_rule_rejects_mismatched_shapes():
     _, params = layer.init(jax.random.key(0), (2,))
     with pytest.raises(ValueError, match=r"expected x \[N, F\] and y \[N\] or \[N, 2\]"):
         fn.course.perceptron_rule(layer, params, AND_X, jnp.zeros((4, 3)))
+
+
+def python_rule_units(w, b, x, y, lr, epochs):
+    """The course rule for several units: an example is a mistake if any unit is wrong; stop on an
+    epoch without mistakes. Each unit's update uses its own error, so a converged unit stays put."""
+    errors = []
+    for _ in range(epochs):
+        wrong = 0
+        for xi, yi in zip(x, y):
+            error = yi - (xi @ w + b > 0).astype(np.float32)  # [U]
+            wrong += int(np.any(error != 0))
+            w, b = w + lr * np.outer(xi, error), b + lr * error
+        errors.append(wrong)
+        if wrong == 0:
+            break
+    return w, b, errors
+
+
+def test_rule_keeps_training_until_every_unit_is_right():
+    # unit 0 computes AND from the start; unit 1 must learn OR from weights that get it wrong
+    layer = fn.Perceptron(2)
+    w0 = np.array([[1.0, -1.0], [1.0, -1.0]], np.float32)
+    b0 = np.array([-1.5, 0.0], np.float32)
+    y = np.array([[0, 0], [0, 1], [0, 1], [1, 1]], np.float32)
+    params = {"kernel": jnp.asarray(w0), "bias": jnp.asarray(b0)}
+    result = fn.course.perceptron_rule(layer, params, AND_X, y, learning_rate=0.5)
+    w, b, errors = python_rule_units(w0, b0, AND_X, y, 0.5, 100)
+    assert python_rule(w0[:, 0], b0[0], AND_X, y[:, 0], 0.5, 100)[2] == [0]  # unit 0 is right at once
+    assert len(errors) > 2 and errors[0] == 3  # unit 1 needs epochs; any wrong unit makes a mistake
+    assert result.converged and result.errors == errors
+    np.testing.assert_allclose(result.params["kernel"], w, rtol=1e-6)
+    np.testing.assert_allclose(result.params["bias"], b, rtol=1e-6)
+    np.testing.assert_array_equal(result.params["kernel"][:, 0], w0[:, 0])  # the converged unit stayed put
+    np.testing.assert_array_equal(layer.apply(result.params, AND_X), y)
+
+
+def test_rule_stops_at_the_first_epoch_where_every_unit_is_right():
+    layer = fn.Perceptron(2)
+    params = {"kernel": jnp.array([[1.0, 1.0], [1.0, 1.0]]), "bias": jnp.array([-1.5, -0.5])}  # AND, OR
+    y = np.array([[0, 0], [0, 1], [0, 1], [1, 1]], np.float32)
+    result = fn.course.perceptron_rule(layer, params, AND_X, y)
+    assert result.converged and result.errors == [0]
+    # one unit right and one wrong on a single example is one mistake, and training goes on
+    y_one_wrong = y.copy()
+    y_one_wrong[3, 1] = 0
+    result = fn.course.perceptron_rule(layer, params, AND_X, y_one_wrong)
+    assert result.errors[0] == 1 and len(result.errors) > 1

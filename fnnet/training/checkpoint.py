@@ -165,7 +165,8 @@ def load_checkpoint(path, template=None):
 
     Raises:
         CheckpointError: the file is truncated or corrupted (checksum mismatch), or its tree does
-            not match ``template`` (the message names the first differing key and the shapes).
+            not match ``template``: a missing or extra leaf, or a leaf whose shape or dtype differs
+            (the message names the first differing key and both shapes or dtypes).
     """
     path = pathlib.Path(path)
     manifest, payload = _read(path)
@@ -202,6 +203,12 @@ def _unflatten(path, template, manifest, arrays):
                 f"{path} does not match the model at {key}: the file has shape "
                 f"{tuple(saved[key]['shape'])}, the model {leaf_shape}"
             )
+        saved_dtype, leaf_dtype = _saved_dtype(saved[key]), _dtype_name(leaf)
+        if saved_dtype != leaf_dtype:
+            raise CheckpointError(
+                f"{path} does not match the model at {key}: the file has dtype {saved_dtype}, "
+                f"the model {leaf_dtype}"
+            )
     extra = sorted(set(saved) - {key for key, _ in expected})
     if extra:
         raise CheckpointError(f"{path} does not match the model: the file has an extra leaf {extra[0]}")
@@ -210,6 +217,17 @@ def _unflatten(path, template, manifest, arrays):
 
 def _is_key(leaf) -> bool:
     return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _dtype_name(leaf) -> str:
+    """``float32``, ``bfloat16``, ... or ``key<threefry2x32>`` for a typed ``jax.random`` key."""
+    if _is_key(leaf):
+        return f"key<{jax.random.key_impl(leaf)}>"
+    return np.dtype(leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype).name
+
+
+def _saved_dtype(entry: dict) -> str:
+    return f"key<{entry['prng_impl']}>" if "prng_impl" in entry else entry["dtype"]
 
 
 @dataclasses.dataclass
