@@ -59,13 +59,17 @@ def test_dense_and_denoising_autoencoders_learn_on_mnist(data_dir):
     assert float(jnp.mean(jnp.square(denoised - x))) < 0.8 * float(np.mean(np.square(noisy - x)))
 
 
-@pytest.mark.skipif(hasattr(fn, "ConvTranspose"), reason="the convolution layers are present")
-def test_conv_autoencoder_says_what_is_missing():
-    with pytest.raises(RuntimeError, match="needs fnnet.Conv and fnnet.ConvTranspose"):
-        conv_autoencoder()
+def test_conv_autoencoder_shapes_and_its_divisibility_error():
+    model = conv_autoencoder((8, 12, 2), 5, (3, 4))
+    out_shape, params = model.init(jax.random.key(0), (8, 12, 2))
+    assert out_shape == (8, 12, 2) and model.code_shape((8, 12, 2)) == (5,)
+    assert params["encoder"]["2"]["kernel"].shape == (3, 3, 3, 4)  # the second stride-2 Conv
+    assert params["encoder"]["5"]["kernel"].shape == (2 * 3 * 4, 5)  # the code: [H/4 * W/4 * c2, code]
+    assert model.apply(params, jnp.ones((3, 8, 12, 2))).shape == (3, 8, 12, 2)
+    with pytest.raises(ValueError, match=r"H and W must be divisible by 4, got \(10, 12, 1\)"):
+        conv_autoencoder((10, 12, 1))
 
 
-@pytest.mark.skipif(not hasattr(fn, "ConvTranspose"), reason="needs fnnet.ConvTranspose (the conv layers)")
 def test_conv_autoencoder_learns_on_mnist(data_dir):
     x = fn.data.load_mnist("mnist", data_dir).x_train[:1000]
     model = conv_autoencoder((28, 28, 1), 32)

@@ -13,10 +13,10 @@ import math
 
 import jax
 
-import fnnet
 from fnnet.activations import identity, relu, sigmoid
 from fnnet.combinators import Sequential
 from fnnet.core import Lambda, Layer, ShapeError, as_layer, format_shape
+from fnnet.layers.conv import Conv, ConvTranspose
 from fnnet.layers.dense import Dense
 
 __all__ = ["Autoencoder", "conv_autoencoder", "dense_autoencoder", "flatten_trailing", "unflatten_trailing"]
@@ -161,8 +161,8 @@ def conv_autoencoder(
     """A convolutional autoencoder: two stride-2 ``Conv`` down, a dense code, two ``ConvTranspose`` up.
 
     ``[H, W, C] -> Conv(c1, 3x3, /2) -> Conv(c2, 3x3, /2) -> Dense(code) -> Dense -> [H/4, W/4, c2]
-    -> ConvTranspose(c1, 3x3, x2) -> ConvTranspose(C, 3x3, x2) -> sigmoid``. Needs ``fnnet.Conv`` and
-    ``fnnet.ConvTranspose`` (the convolution family); H and W must be divisible by 4.
+    -> ConvTranspose(c1, 3x3, x2) -> ConvTranspose(C, 3x3, x2) -> sigmoid``; H and W must be divisible
+    by 4.
 
     Args:
         image_shape: ``(H, W, C)`` of the images (NHWC).
@@ -174,22 +174,17 @@ def conv_autoencoder(
         An Autoencoder on inputs ``[..., H, W, C]``.
 
     Raises:
-        RuntimeError: this build of fnnet has no convolution layers.
+        ValueError: H or W is not divisible by 4.
     """
-    if not (hasattr(fnnet, "Conv") and hasattr(fnnet, "ConvTranspose")):
-        raise RuntimeError(
-            "conv_autoencoder needs fnnet.Conv and fnnet.ConvTranspose, which this build of fnnet lacks; "
-            "use dense_autoencoder"
-        )
     height, width, depth = image_shape
     if height % 4 or width % 4:
         raise ValueError(f"conv_autoencoder: H and W must be divisible by 4, got {image_shape}")
     small = (height // 4, width // 4, channels[1])
     encoder = [] if noise is None else [noise]
     encoder += [
-        fnnet.Conv(channels[0], (3, 3), strides=2, padding="SAME"),
+        Conv(channels[0], (3, 3), strides=2, padding="SAME"),
         relu,
-        fnnet.Conv(channels[1], (3, 3), strides=2, padding="SAME"),
+        Conv(channels[1], (3, 3), strides=2, padding="SAME"),
         relu,
         Lambda(flatten_trailing, (("axes", 3),)),  # [..., H/4 * W/4 * c2]
         Dense(code_size),
@@ -198,9 +193,9 @@ def conv_autoencoder(
         Dense(math.prod(small)),
         relu,
         Lambda(unflatten_trailing, (("shape", small),)),  # [..., H/4, W/4, c2]
-        fnnet.ConvTranspose(channels[0], (3, 3), 2, "SAME"),
+        ConvTranspose(channels[0], (3, 3), 2, "SAME"),
         relu,
-        fnnet.ConvTranspose(depth, (3, 3), 2, "SAME"),
+        ConvTranspose(depth, (3, 3), 2, "SAME"),
         sigmoid,
     ]
     return Autoencoder(Sequential(*encoder), Sequential(*decoder))
