@@ -51,7 +51,6 @@ from fnnet.layers import (
 )
 from fnnet.summary import summary
 from fnnet.training import (
-    EarlyStopping,
     FitResult,
     TrainState,
     evaluate,
@@ -71,7 +70,6 @@ __all__ = [
     "ConvTranspose",
     "Dense",
     "Dropout",
-    "EarlyStopping",
     "Embedding",
     "FitResult",
     "Flatten",

@@ -15,14 +15,13 @@ import optax
 
 import fnnet as fn
 from fnnet.training.checkpoint import save_checkpoint
-from fnnet.training.progress import Progress
 
 
-class PauseAt(Progress):
+class PauseAt(fn.training.Callback):
     def __init__(self, step):
         self.pause_at, self.steps = step, 0
 
-    def step(self, logs):
+    def step_end(self, run, logs):
         self.steps += 1
         if self.steps == self.pause_at:
             time.sleep(600)
@@ -43,9 +42,7 @@ def train(checkpoint_dir, pause_at=0):
         key=jax.random.key(42),
         epochs=4,
         batch_size=8,
-        checkpoint=checkpoint_dir,
-        checkpoint_every=7,
-        progress=PauseAt(pause_at),
+        callbacks=[fn.training.Checkpoint(checkpoint_dir, every=7), PauseAt(pause_at)],
     )
 
 

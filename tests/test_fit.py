@@ -79,7 +79,7 @@ def test_course_stopping_rule_tol_and_max_steps():
         key=jax.random.key(0),
         epochs=1000,
         batch_size=64,
-        tol=1e-3,
+        stop=fn.training.StopRule(tol=1e-3),
     )
     assert result.stop_reason.startswith("converged") and result.steps < 1000
     assert result.history["update_norm"][-1] < 1e-3
@@ -92,7 +92,7 @@ def test_course_stopping_rule_tol_and_max_steps():
         key=jax.random.key(0),
         epochs=10,
         batch_size=16,
-        max_steps=13,
+        stop=fn.training.StopRule(max_steps=13),
     )
     assert capped.steps == 13 and "max_steps=13" in capped.stop_reason
     fused = fn.fit(
@@ -104,7 +104,7 @@ def test_course_stopping_rule_tol_and_max_steps():
         key=jax.random.key(0),
         epochs=10,
         batch_size=16,
-        max_steps=13,
+        stop=fn.training.StopRule(max_steps=13),
         fused=True,
     )
     np.testing.assert_allclose(fused.state.params["kernel"], capped.state.params["kernel"], rtol=1e-6)
@@ -113,8 +113,9 @@ def test_course_stopping_rule_tol_and_max_steps():
 def test_early_stopping_restores_the_best_epoch():
     seen = []
 
-    def record(epoch, state, logs):
-        seen.append((logs["val_loss"], np.asarray(state.params["kernel"]).copy()))
+    class Record(fn.training.Callback):
+        def epoch_end(self, run, epoch, logs):
+            seen.append((logs["val_loss"], np.asarray(run.state.params["kernel"]).copy()))
 
     # A learning rate that makes training diverge after a few epochs (val loss rises).
     result = fn.fit(
@@ -127,12 +128,19 @@ def test_early_stopping_restores_the_best_epoch():
         epochs=50,
         batch_size=64,
         validation_data=(X, Y),
-        early_stopping=fn.EarlyStopping(patience=2),
-        callbacks=[record],
+        callbacks=[fn.training.EarlyStopping(patience=2), Record()],
     )
     assert result.stop_reason.startswith("early stopping")
     best_loss, best_kernel = min(seen, key=lambda t: t[0])
     np.testing.assert_array_equal(result.state.params["kernel"], best_kernel)
+
+
+class StopAfter(fn.training.Callback):
+    def __init__(self, last):
+        self.last = last
+
+    def epoch_end(self, run, epoch, logs):
+        return f"stopped after epoch {epoch + 1}" if epoch == self.last else None
 
 
 def test_a_callback_can_stop_training():
@@ -145,9 +153,9 @@ def test_a_callback_can_stop_training():
         key=jax.random.key(0),
         epochs=10,
         batch_size=32,
-        callbacks=[lambda epoch, state, logs: epoch == 2],
+        callbacks=[StopAfter(2)],
     )
-    assert len(result.history["loss"]) == 3 and "callback" in result.stop_reason
+    assert len(result.history["loss"]) == 3 and result.stop_reason == "stopped after epoch 3"
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -178,7 +186,7 @@ def test_nan_loss_stops_training_and_names_step_and_epoch(fused):
             epochs=3,
             batch_size=8,
             fused=fused,
-            on_nonfinite="raise",
+            stop=fn.training.StopRule(on_nonfinite="raise"),
         )
     assert np.all(np.isfinite(info.value.state.params["kernel"]))
 
@@ -217,4 +225,4 @@ def test_bad_data_is_reported_before_training():
             batch_size=65,
         )
     with pytest.raises(ValueError, match="on_nonfinite must be"):
-        go(X, Y, on_nonfinite="ignore")
+        fn.training.StopRule(on_nonfinite="ignore")

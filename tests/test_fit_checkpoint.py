@@ -29,8 +29,9 @@ def data():
     return x, (x[:, 0] > x[:, 2]).astype(np.int32)
 
 
-def train(fused, **kwargs):
+def train(fused, checkpoint=None, every=None, max_steps=None):
     x, y = data()
+    callbacks = [] if checkpoint is None else [fn.training.Checkpoint(checkpoint, every=every)]
     model = fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(2))
     return fn.fit(
         model,
@@ -42,7 +43,8 @@ def train(fused, **kwargs):
         epochs=3,
         batch_size=6,
         fused=fused,
-        **kwargs,
+        stop=fn.training.StopRule(max_steps=max_steps),
+        callbacks=callbacks,
     )
 
 
@@ -67,19 +69,22 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path, fused):
 
 
 def test_checkpoint_every_n_steps_and_at_each_epoch(tmp_path):
-    train(False, checkpoint=CheckpointManager(tmp_path / "a", keep=10), checkpoint_every=4)
+    train(False, checkpoint=CheckpointManager(tmp_path / "a", keep=10), every=4)
     assert CheckpointManager(tmp_path / "a").steps() == [4, 8, 12, 16, 20, 24, 28, 30]
-    train(True, checkpoint=CheckpointManager(tmp_path / "b", keep=10), checkpoint_every=4)
+    train(True, checkpoint=CheckpointManager(tmp_path / "b", keep=10), every=4)
     assert CheckpointManager(tmp_path / "b").steps() == [10, 20, 30]  # fused: at epoch ends
     train(False, checkpoint=CheckpointManager(tmp_path / "c", keep=10))
     assert CheckpointManager(tmp_path / "c").steps() == [10, 20, 30]
 
 
 def test_bad_checkpoint_options_get_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="checkpoint_every must be a positive int"):
-        train(False, checkpoint=tmp_path, checkpoint_every=0)
-    with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint folder"):
-        train(False, checkpoint_every=5)
+    with pytest.raises(ValueError, match="Checkpoint: every must be a positive int, got 0"):
+        train(False, checkpoint=tmp_path, every=0)
+    with pytest.raises(TypeError, match="Checkpoint: directory must be a folder or CheckpointManager"):
+        fn.training.Checkpoint(5)
+    with pytest.raises(TypeError, match="callbacks must be fnnet.training.callbacks.Callback instances"):
+        fn.fit(fn.Dense(2), fn.losses.softmax_cross_entropy, optax.sgd(0.1), *data(),
+               key=jax.random.key(0), callbacks=[lambda epoch, state, logs: None])  # fmt: skip
 
 
 def test_resume_after_sigkill_of_a_real_training_process(tmp_path):

@@ -50,7 +50,7 @@ try:
 except ValueError as err:
     out["batch_error"] = str(err)
 import re
-from fnnet.training.step import init_train_state, make_step_fn
+from fnnet.training import init_train_state, make_step_fn
 for cell in (fn.LSTMCell(8), fn.GRUCell(8)):  # the recurrent layers' hand-written backward
     rnn = fn.Sequential(fn.RNN(cell, return_sequences=False), fn.Dense(2))
     opt = optax.adam(1e-3)

@@ -89,7 +89,7 @@ def test_dp_step_equals_privatize_of_per_example_gradients():
     step = privacy.make_dp_step_fn(model, loss, opt, l2_norm_clip=0.05, noise_multiplier=0.8)
     new, logs = jax.jit(step)(state, (x, y))
     _, grads = privacy.per_example_gradients(model, loss, state.params, x, y)
-    _, noise_key = jax.random.split(state.key)
+    noise_key = jax.random.fold_in(state.key, state.step)  # the step's key
     noisy = privacy.privatize(grads, noise_key, 0.05, 0.8)
     expected = jax.tree.map(lambda p, g: p - 0.5 * g, state.params, noisy)
     for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(expected), strict=True):

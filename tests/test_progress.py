@@ -5,9 +5,10 @@ import io
 import jax
 import numpy as np
 import optax
+import pytest
 
 import fnnet as fn
-from fnnet.training.progress import Progress, ProgressBar, format_history, progress_enabled
+from fnnet.training.progress import ProgressBar, format_history, progress_enabled
 
 
 def small_fit(**kwargs):
@@ -23,7 +24,7 @@ def small_fit(**kwargs):
 
 def test_bar_shows_each_epoch_with_loss_and_metrics_then_a_table():
     out = io.StringIO()
-    result = small_fit(epochs=2, progress=ProgressBar(file=out))
+    result = small_fit(epochs=2, callbacks=[ProgressBar(file=out)])
     text = out.getvalue()
     assert "epoch 1/2" in text and "epoch 2/2" in text and "4/4" in text
     assert f"loss={result.history['loss'][-1]:.4g}" in text
@@ -41,33 +42,41 @@ def test_format_history_table():
 
 
 def test_callbacks_see_every_step_and_epoch_and_fused_epochs():
-    class Record(Progress):
+    class Record(fn.training.Callback):
         def __init__(self):
             self.events = []
 
-        def begin(self, epochs, steps_per_epoch, initial_epoch=0):
-            self.events.append(("begin", epochs, steps_per_epoch, initial_epoch))
+        def begin(self, run):
+            self.events.append(("begin", run.epochs, run.steps_per_epoch, run.step))
 
-        def step(self, logs):
-            self.events.append("step")
+        def step_end(self, run, logs):
+            self.events.append(("step", run.step, run.fused, round(float(logs["loss"]), 6)))
 
-        def epoch_end(self, epoch, logs):
+        def epoch_end(self, run, epoch, logs):
             self.events.append(("epoch", epoch, round(float(logs["loss"]), 6)))
 
-        def end(self, history):
+        def end(self, run):
             self.events.append("end")
 
     rec = Record()
-    result = small_fit(epochs=2, progress=rec)
+    result = small_fit(epochs=2, callbacks=[rec])
     losses = [round(v, 6) for v in result.history["loss"]]
-    assert rec.events == [
-        ("begin", 2, 4, 0), *["step"] * 4, ("epoch", 0, losses[0]),
-        *["step"] * 4, ("epoch", 1, losses[1]), "end",
+    steps = [e for e in rec.events if e[0] == "step"]
+    assert [s[1] for s in steps] == list(range(1, 9)) and not any(s[2] for s in steps)
+    assert np.mean([s[3] for s in steps[:4]]) == pytest.approx(losses[0], abs=1e-5)
+    assert [e[0] if isinstance(e, tuple) else e for e in rec.events] == [
+        "begin", *["step"] * 4, "epoch", *["step"] * 4, "epoch", "end",
     ]  # fmt: skip
+    assert rec.events[0] == ("begin", 2, 4, 0) and rec.events[5] == ("epoch", 0, losses[0])
+    # a fused epoch hands over its steps' logs at the epoch's end, with the same values
     fused = Record()
-    small_fit(epochs=2, progress=fused, fused=True)  # one dispatch per epoch: no step events
-    assert [e for e in fused.events if e == "step"] == []
-    assert [e[0] for e in fused.events if isinstance(e, tuple)] == ["begin", "epoch", "epoch"]
+    small_fit(epochs=2, callbacks=[fused], fused=True)
+    assert [e[0] if isinstance(e, tuple) else e for e in fused.events] == [
+        e[0] if isinstance(e, tuple) else e for e in rec.events
+    ]
+    fused_steps = [e for e in fused.events if e[0] == "step"]
+    assert all(s[2] for s in fused_steps) and [s[1] for s in fused_steps] == list(range(1, 9))
+    np.testing.assert_allclose([s[3] for s in fused_steps], [s[3] for s in steps], rtol=1e-5)
 
 
 def test_progress_enabled_context_turns_bars_on_for_default_fits(capsys):
@@ -80,6 +89,8 @@ def test_progress_enabled_context_turns_bars_on_for_default_fits(capsys):
 
 def test_early_stop_leaves_no_empty_bar():
     out = io.StringIO()
-    small_fit(epochs=5, max_steps=6, progress=ProgressBar(file=out, summary=False))
+    small_fit(
+        epochs=5, stop=fn.training.StopRule(max_steps=6), callbacks=[ProgressBar(file=out, summary=False)]
+    )
     text = out.getvalue()
     assert "epoch 2/5" in text and "epoch 3/5" not in text

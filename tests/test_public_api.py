@@ -9,7 +9,6 @@ EXPECTED = {
     "ConvTranspose",
     "Dense",
     "Dropout",
-    "EarlyStopping",
     "Embedding",
     "FitResult",
     "Flatten",

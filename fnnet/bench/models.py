@@ -16,7 +16,7 @@ import optax
 
 from fnnet.bench.timing import benchmark
 from fnnet.core import Layer
-from fnnet.training.step import init_train_state, make_train_step
+from fnnet.training import init_train_state, make_train_step
 
 __all__ = ["cast_floats", "forward_benchmark", "param_count", "train_step_benchmark"]
 

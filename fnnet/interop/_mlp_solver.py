@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fnnet.training.epochs import split_batches
+
 ACTIVATIONS = {
     "identity": lambda z: z,
     "logistic": jax.nn.sigmoid,
@@ -107,17 +109,16 @@ def epoch_fn(activation, loss, alpha, batch_size, optimizer_config):
         return (optax.apply_updates(params, updates), opt_state), value * rows.shape[0]
 
     def epoch(params, opt_state, x, y, perm):
-        n = perm.shape[0]
-        full = n // batch_size
+        # fnnet's batching rule, but scikit-learn's epochs also train on the last partial batch
+        batches, rest = split_batches(perm, batch_size)  # [S, B], [N % B]
         carry, total = (params, opt_state), jnp.zeros((), jnp.float32)
-        if full:
-            batches = perm[: full * batch_size].reshape(full, batch_size)  # [S, B]
+        if batches.shape[0]:
             carry, sums = jax.lax.scan(lambda c, r: step(c, r, x, y), carry, batches)
             total = total + jnp.sum(sums)
-        if n % batch_size:
-            carry, last = step(carry, perm[full * batch_size :], x, y)
+        if rest.shape[0]:
+            carry, last = step(carry, rest, x, y)
             total = total + last
-        return carry[0], carry[1], total / n
+        return carry[0], carry[1], total / perm.shape[0]
 
     return jax.jit(epoch), optimizer
 

@@ -1,28 +1,41 @@
-"""Training: the pure step, the epoch runners that consume it, ``fit`` and its callbacks.
+"""Training: the pure step, the epoch loops that consume it, ``fit`` and its callbacks.
 
-Data flow: a batch goes through ``make_step_fn``'s step (gradient -> optax update, gated on a finite
-loss) to a new ``TrainState``; an epoch runs that step per minibatch of one ``EpochPlan`` (one
-dispatch per step, or the whole epoch fused); ``fit`` loops epochs and hands control to callbacks.
+Data flow: a batch goes through the step (``step_from_grad``: gradient -> optax update, gated on a
+finite loss) to a new ``TrainState``; an epoch runs that step over the minibatches of one
+``EpochPlan`` (one dispatch per step, or the whole epoch fused); ``fit`` loops over epochs and hands
+control to its callbacks (checkpoints, early stopping, progress, logs) and its ``StopRule``.
 """
 
-from fnnet.training import checkpoint, parallel, privacy
-from fnnet.training.fit import EarlyStopping, FitResult, NonFiniteLossError, fit
+from fnnet.training import callbacks, checkpoint, epochs, parallel, privacy, progress
+from fnnet.training.callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping
+from fnnet.training.epochs import EpochPlan
+from fnnet.training.evaluation import evaluate, predict
+from fnnet.training.fit import FitResult, fit
+from fnnet.training.progress import ProgressBar
+from fnnet.training.state import TrainState, init_train_state
 from fnnet.training.step import (
-    TrainState,
-    evaluate,
     guarded_update,
-    init_train_state,
     make_step_fn,
     make_train_step,
-    predict,
+    step_from_grad,
+    supervised_grad,
 )
+from fnnet.training.stopping import NonFiniteLossError, StopRule
 
 __all__ = [
+    "CSVLogger",
+    "Callback",
+    "Checkpoint",
     "EarlyStopping",
+    "EpochPlan",
     "FitResult",
     "NonFiniteLossError",
+    "ProgressBar",
+    "StopRule",
     "TrainState",
+    "callbacks",
     "checkpoint",
+    "epochs",
     "evaluate",
     "fit",
     "guarded_update",
@@ -32,4 +45,7 @@ __all__ = [
     "parallel",
     "predict",
     "privacy",
+    "progress",
+    "step_from_grad",
+    "supervised_grad",
 ]

@@ -1,22 +1,17 @@
-"""``fit``: epochs of shuffled minibatches around the functional train step.
+"""``fit``: epochs of shuffled minibatches around the pure train step, with callbacks around the loop.
 
-Two ways to run an epoch, with identical results for the same key:
-
-* per step (default): a Python loop that dispatches the jitted ``train_step`` once per minibatch;
-* fused (``fused=True``): the data set lives on the device and the whole epoch is one
-  ``jax.lax.while_loop`` dispatch, which removes the per-step dispatch cost that dominates small models.
-
-Both shuffle with ``jax.random.permutation(fold_in(shuffle_key, epoch), N)`` and drop the last partial
-batch (so every step has one shape and the step compiles once).
+The step is the product (``fnnet.training.step``); ``fit`` only consumes it. It checks the data,
+builds the step and the epoch plan (``fnnet.training.epochs``), then for every epoch runs the step
+over the plan — one dispatch per step, or fused into one dispatch per epoch, with the same results —
+records the history, evaluates the validation data and asks the stop rule and the callbacks whether
+to go on. Saving and resuming, early stopping, progress bars and logs are callbacks
+(``fnnet.training.callbacks``); ``tol``, ``max_steps`` and non-finite losses are the ``StopRule``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 
 import jax
@@ -25,44 +20,17 @@ import numpy as np
 import optax
 
 from fnnet.core import Layer
-from fnnet.training import fit_tools
-from fnnet.training.epochs import fused_epoch, minibatch_rows, per_step_epoch
-from fnnet.training.step import TrainState, evaluate, init_train_state, make_step_fn
+from fnnet.training import parallel
+from fnnet.training.callbacks import Callback, CallbackList, Run
+from fnnet.training.epochs import EpochPlan, fused_epoch, per_step_epoch
+from fnnet.training.evaluation import evaluate
+from fnnet.training.progress import ProgressBar, default_progress
+from fnnet.training.state import TrainState, init_train_state
+from fnnet.training.step import make_step_fn
+from fnnet.training.stopping import NonFiniteLossError, StopRule
+from fnnet.training.validation import validate
 
-__all__ = ["EarlyStopping", "FitResult", "NonFiniteLossError", "fit"]
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or inf. ``state`` holds the last state with a finite loss."""
-
-    def __init__(self, message: str, state: TrainState):
-        super().__init__(message)
-        self.state = state
-
-
-@dataclasses.dataclass(frozen=True)
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
-
-    Args:
-        monitor: a history key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
-        patience: epochs without improvement before stopping.
-        min_delta: the smallest change that counts as an improvement.
-        mode: ``"min"`` or ``"max"``.
-        restore_best: return the state of the best epoch rather than the last.
-    """
-
-    monitor: str = "val_loss"
-    patience: int = 5
-    min_delta: float = 0.0
-    mode: str = "min"
-    restore_best: bool = True
-
-    def improved(self, value: float, best: float) -> bool:
-        """Whether ``value`` beats ``best`` by more than ``min_delta``."""
-        if self.mode == "min":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
+__all__ = ["FitResult", "NonFiniteLossError", "StopRule", "fit"]
 
 
 @dataclasses.dataclass
@@ -70,9 +38,9 @@ class FitResult:
     """What ``fit`` returns.
 
     Attributes:
-        state: the final TrainState (the best one if early stopping restored it).
+        state: the final TrainState (the best one if EarlyStopping restored it).
         history: ``{metric: [value per epoch]}``: ``loss`` and training metrics (means over the
-            epoch's steps), ``val_*`` on the validation data, ``seconds`` per epoch.
+            epoch's steps), ``val_*`` on the validation data, ``seconds`` and ``epoch``.
         stop_reason: why training ended, in words.
         steps: the number of optimizer steps taken.
     """
@@ -93,20 +61,13 @@ def fit(
     key: jax.Array,
     epochs: int = 1,
     batch_size: int = 32,
-    state: TrainState | None = None,
-    validation_data: tuple | None = None,
     metrics: dict[str, Callable] | None = None,
-    early_stopping: EarlyStopping | None = None,
-    tol: float | None = None,
-    max_steps: int | None = None,
-    callbacks: Sequence[Callable] = (),
+    validation_data: tuple | None = None,
+    stop: StopRule | None = None,
+    callbacks: Sequence[Callback] = (),
     fused: bool = False,
-    on_nonfinite: str = "stop",
-    checkpoint=None,
-    checkpoint_every: int | None = None,
-    resume: bool = True,
-    progress=None,
     data_parallel: bool = False,
+    state: TrainState | None = None,
 ) -> FitResult:
     """Train ``model`` on ``(x, y)`` with ``optimizer`` and return the final state and history.
 
@@ -120,155 +81,104 @@ def fit(
         key: a ``jax.random`` key: parameters, shuffling and dropout all derive from it.
         epochs: passes over the data.
         batch_size: examples per step; the last partial batch of each epoch is dropped.
-        state: resume from this TrainState instead of initialising a fresh one.
-        validation_data: ``(x_val, y_val)`` evaluated after every epoch as ``val_*``.
         metrics: ``name -> fn(outputs, targets)`` reported for training and validation.
-        early_stopping: an EarlyStopping rule.
-        tol: the course's stopping rule: stop once an update's global norm (the step size) is below
-            ``tol``.
-        max_steps: stop after this many optimizer steps in total.
-        callbacks: ``fn(epoch, state, logs)`` called after every epoch; returning True stops training.
-        fused: run each epoch as one jitted ``lax.while_loop`` dispatch over device-resident data (faster for
-            dense and recurrent models; convolutional models currently train slower fused on XLA:CPU).
-        on_nonfinite: ``"stop"`` (warn and return the last finite state) or ``"raise"``
-            (NonFiniteLossError) when the loss becomes NaN or inf.
-        checkpoint: a folder or ``fnnet.training.checkpoint.CheckpointManager``: save the TrainState (and
-            the history) there after every epoch, or every ``checkpoint_every`` steps, and at the end
-            (the last state, before any early-stopping restore).
-        checkpoint_every: save every this many steps (the fused loop saves at the end of the epoch
-            in which a multiple is reached).
-        resume: start from the newest checkpoint in ``checkpoint`` if there is one, mid-epoch if
-            need be, with the same shuffling: a killed run resumed with the same ``key`` ends with
-            exactly the parameters of an uninterrupted run. (Early-stopping counters restart.)
-        progress: True for a tqdm bar with the live loss, a ``fnnet.training.progress.Progress``, or None
-            to follow ``fnnet.training.progress.default_progress()`` (off unless the command line enabled it).
+        validation_data: ``(x_val, y_val)``, checked before training, evaluated after every epoch
+            as ``val_*``.
+        stop: a ``StopRule`` (``tol``, ``max_steps``, what a non-finite loss does); default
+            ``StopRule()``, which stops and warns on a non-finite loss.
+        callbacks: ``Callback`` objects: ``EarlyStopping``, ``Checkpoint``, ``ProgressBar``,
+            ``CSVLogger`` or your own (``fnnet.training.callbacks``). A ProgressBar is added when
+            ``fnnet.training.progress.progress_enabled()`` is on and none is given.
+        fused: run each epoch as one jitted ``lax.while_loop`` dispatch over device-resident data
+            (faster for small dense and recurrent models; same results as the per-step loop).
         data_parallel: shard each batch over all devices (a 1-D ``jax.sharding`` mesh, the state
             replicated); ``batch_size`` must be divisible by ``jax.device_count()``.
+        state: start from this TrainState instead of initialising a fresh one.
 
     Returns:
         A FitResult.
     """
-    if on_nonfinite not in ("stop", "raise"):
-        raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise', got {on_nonfinite!r}")
+    stop = StopRule() if stop is None else stop
     x, y = np.asarray(x), np.asarray(y)
-    in_shape = tuple(x.shape[1:])
-    fit_tools.validate(model, loss, x, y, batch_size, in_shape, None if state is None else state.params)
+    validate(model, loss, x, y, batch_size, None if state is None else state.params, validation_data)
     init_key, shuffle_key = jax.random.split(key)
     if state is None:
-        state = init_train_state(model, optimizer, init_key, in_shape)
-    steps_per_epoch = len(x) // batch_size
-    step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=tol is not None)
-    saver = fit_tools.Saver(checkpoint, checkpoint_every, model)
-    state, history, total = saver.resume(state, steps_per_epoch) if resume else (state, {}, 0)
-    start_epoch, skip = divmod(total, steps_per_epoch)
-    place = lambda batch: batch  # noqa: E731
-    if data_parallel:
-        step, state, put, place = fit_tools.data_parallel(step, state, batch_size)
-    if fused:
-        run_epoch = fused_epoch(step, batch_size, steps_per_epoch, tol)
-        xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
-    train_step = jax.jit(step, donate_argnums=0)
-    progress = fit_tools.resolve_progress(progress)
-    if progress is not None:
-        progress.begin(epochs, steps_per_epoch, start_epoch)
-
-    def after(total, state, step_logs, done):  # after each step of the per-step loop
-        if progress is not None:
-            progress.step(step_logs)
-        saver.after_step(state, total + done, history)
-
-    best, best_state, waited = math.inf, None, 0
-    if early_stopping is not None and early_stopping.mode == "max":
-        best = -math.inf
-    stop_reason = f"completed {epochs} epochs"
-    for epoch in range(start_epoch, epochs):
+        state = init_train_state(model, optimizer, init_key, x.shape[1:])
+    plan = EpochPlan(len(x), batch_size, shuffle_key)
+    hooks = CallbackList(_with_default_progress(callbacks))
+    run = Run(model, epochs, plan.steps_per_epoch, batch_size, state, fused=fused)
+    hooks.begin(run)  # a Checkpoint resumes here
+    step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=stop.tol is not None)
+    run_epoch = _epoch_runner(step, plan, stop.tol, x, y, run, fused, data_parallel)
+    reason = f"completed {epochs} epochs"
+    for epoch in range(run.step // plan.steps_per_epoch, epochs):
         started = time.perf_counter()
-        epoch_key = jax.random.fold_in(shuffle_key, epoch)
-        first = skip if epoch == start_epoch else 0  # steps of this epoch done before a resume
-        limit = steps_per_epoch
-        if max_steps is not None:
-            limit = min(steps_per_epoch, first + max_steps - total)
-        if fused and first == 0:
-            state, logs, taken = run_epoch(state, xd, yd, epoch_key, limit)
-            taken = int(taken)
-            logs = {name: values[:taken] for name, values in jax.device_get(logs).items()}
-        else:
-            perm = np.asarray(jax.random.permutation(epoch_key, len(x)))
-            rows = minibatch_rows(perm, batch_size, first, limit)
-            batches = (place((x[r], y[r])) for r in rows)
-            state, logs = per_step_epoch(train_step, state, batches, tol, functools.partial(after, total))
-        finite = logs.pop("finite").astype(bool)
-        taken = len(finite)
-        if not finite.all():
-            bad = int(np.argmin(finite))
-            value = logs["loss"][bad]
-            message = (
-                f"fit: the loss became {value} at step {total + bad + 1} (epoch {epoch + 1}, "
-                f"batch {bad + 1}); training stopped and the state is the last one with a finite loss"
-            )
-            if on_nonfinite == "raise":
-                raise NonFiniteLossError(message, state)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            stop_reason = message
-            logs = {name: values[:bad] for name, values in logs.items()}
-            total += bad
-            _record(history, logs, epoch, started)
+        first = run.step - epoch * plan.steps_per_epoch
+        logs = run_epoch(epoch, first, stop.limit(first, run.step, plan.steps_per_epoch), hooks)
+        why = stop.nonfinite(logs, run.step, epoch, first, run.state)
+        _record(run.history, logs, epoch, started)
+        if why:
+            reason = why
             break
-        total += taken
-        _record(history, logs, epoch, started)
         if validation_data is not None:
-            val = evaluate(
-                model,
-                state.params,
-                *validation_data,
-                loss=loss,
-                metrics=metrics,
-                model_state=state.model_state,
-            )
+            val = evaluate(model, run.state.params, *validation_data, loss=loss, metrics=metrics,
+                           model_state=run.state.model_state)  # fmt: skip
             for name, value in val.items():
-                history.setdefault(f"val_{name}", []).append(value)
-        saver.after_epoch(state, total, history, taken)
-        epoch_logs = {name: values[-1] for name, values in history.items()}
-        if progress is not None:
-            progress.epoch_end(epoch, epoch_logs)
-        if tol is not None and "update_norm" in logs and logs["update_norm"][-1] < tol:
-            stop_reason = f"converged: the update's size fell below tol={tol} at step {total}"
+                run.history.setdefault(f"val_{name}", []).append(value)
+        latest = {name: values[-1] for name, values in run.history.items()}
+        why = hooks.epoch_end(run, epoch, latest)
+        if why := stop.reached(logs, run.step) or why:
+            reason = why
             break
-        if max_steps is not None and total >= max_steps:
-            stop_reason = f"reached max_steps={max_steps}"
-            break
-        if early_stopping is not None:
-            monitored = epoch_logs.get(early_stopping.monitor)
-            if monitored is None:
-                raise KeyError(
-                    f"EarlyStopping: no metric {early_stopping.monitor!r}; have {sorted(epoch_logs)}"
-                )
-            if early_stopping.improved(monitored, best):
-                best, waited = monitored, 0
-                if early_stopping.restore_best:
-                    best_state = jax.tree.map(lambda a: a.copy(), state)
-            else:
-                waited += 1
-                if waited >= early_stopping.patience:
-                    stop_reason = (
-                        f"early stopping: {early_stopping.monitor} did not improve for "
-                        f"{early_stopping.patience} epochs (best {best:.6g})"
-                    )
-                    break
-        if any([callback(epoch, state, epoch_logs) for callback in callbacks]):
-            stop_reason = f"a callback stopped training after epoch {epoch + 1}"
-            break
-    saver.final(state, total, history)
-    if best_state is not None:
-        state = best_state
-    if progress is not None:
-        progress.end(history)
-    return FitResult(state=state, history=history, stop_reason=stop_reason, steps=total)
+    hooks.end(run)
+    final = run.state if run.final_state is None else run.final_state
+    return FitResult(state=final, history=run.history, stop_reason=reason, steps=run.step)
 
 
-def _record(history, logs, epoch, started):
+def _with_default_progress(callbacks: Sequence[Callback]) -> list[Callback]:
+    callbacks = list(callbacks)
+    if not any(isinstance(c, ProgressBar) for c in callbacks) and (bar := default_progress()):
+        callbacks.append(bar)
+    return callbacks
+
+
+def _epoch_runner(step, plan: EpochPlan, tol, x, y, run: Run, fused: bool, data_parallel: bool):
+    """``run_epoch(epoch, first, limit, hooks) -> logs``: one epoch, advancing ``run`` step by step."""
+    place = put = lambda a: a  # noqa: E731
+    if data_parallel:
+        step, run.state, put, place = parallel.data_parallel(step, run.state, plan.batch_size)
+
+    def advance(state, logs):
+        run.state, run.step = state, run.step + int(logs["finite"])
+
+    if fused:
+        epoch_fn = fused_epoch(step, plan, tol)
+        xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
+
+    def run_epoch(epoch: int, first: int, limit: int, hooks: Callback) -> dict:
+        if fused and first == 0:
+            state, logs = epoch_fn(run.state, xd, yd, plan.epoch_key(epoch), limit)
+            for i in range(len(logs["loss"])):  # the fused loop's steps, handed over at the epoch's end
+                advance(state, {name: values[i] for name, values in logs.items()})
+                hooks.step_end(run, {name: values[i] for name, values in logs.items()})
+            return logs
+        batches = (place((x[r], y[r])) for r in plan.host_rows(epoch, first, limit))
+
+        def after_step(state, logs):
+            advance(state, logs)
+            hooks.step_end(run, logs)
+
+        return per_step_epoch(train_step, run.state, batches, tol, after_step)[1]
+
+    train_step = jax.jit(step, donate_argnums=0)
+    return run_epoch
+
+
+def _record(history: dict, logs: dict, epoch: int, started: float) -> None:
+    finite = np.asarray(logs.get("finite", ()), bool)
     for name, values in logs.items():
-        if len(values):
-            history.setdefault(name, []).append(float(np.mean(values)))
+        kept = np.asarray(values)[finite] if name != "finite" else ()
+        if len(kept):
+            history.setdefault(name, []).append(float(np.mean(kept)))
     history.setdefault("seconds", []).append(time.perf_counter() - started)
     history.setdefault("epoch", []).append(epoch + 1)

@@ -80,3 +80,23 @@ def sharded_step(step, mesh: Mesh):
         return jax.lax.with_sharding_constraint(state, state_sharding), logs
 
     return wrapped
+
+
+def data_parallel(step, state, batch_size: int):
+    """``(step, state, put, put_batch)`` for data-parallel training over all devices.
+
+    ``put`` replicates an array on every device (the fused loop's data set); ``put_batch`` shards a
+    batch along its first axis (the per-step loop).
+    """
+    mesh = data_mesh()
+    n = mesh.devices.size
+    if batch_size % n:
+        raise ValueError(
+            f"fit: data_parallel needs batch_size divisible by the {n} devices, got {batch_size}"
+        )
+    return (
+        sharded_step(step, mesh),
+        replicate(state, mesh),
+        lambda a: replicate(a, mesh),
+        lambda batch: shard_batch(batch, mesh),
+    )

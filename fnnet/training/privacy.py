@@ -7,9 +7,10 @@ deviation ``noise_multiplier * l2_norm_clip`` and divides by the batch size:
 
     g = (sum_i g_i * min(1, C / ||g_i||) + N(0, (sigma C)^2 I)) / B
 
-``make_dp_step_fn`` builds a step with the ``make_step_fn`` contract, so the noisy gradient feeds
-any optax optimizer. ``rdp_epsilon`` bounds the privacy loss with the Renyi-DP accountant of the
-sampled Gaussian mechanism (Mironov et al. 2019; integer orders, Poisson sampling assumed).
+``dp_grad`` is that gradient as a ``grad_fn`` of ``fnnet.training.step_from_grad`` (the one step
+builder), so the noisy gradient feeds any optax optimizer; ``make_dp_step_fn`` is that step.
+``rdp_epsilon`` bounds the privacy loss with the Renyi-DP accountant of the sampled Gaussian
+mechanism (Mironov et al. 2019; integer orders, Poisson sampling assumed).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import numpy as np
 import optax
 
 from fnnet.core import Layer
-from fnnet.training.step import TrainState, guarded_update
+from fnnet.training.step import step_from_grad
 
 __all__ = [
     "clip_per_example",
+    "dp_grad",
     "make_dp_step_fn",
     "per_example_gradients",
     "privatize",
@@ -101,6 +103,56 @@ def privatize(grads, key, l2_norm_clip: float, noise_multiplier: float):
     return jax.tree.unflatten(treedef, noisy)
 
 
+def dp_grad(model: Layer, loss: Callable, *, l2_norm_clip: float, noise_multiplier: float):
+    """DP-SGD's gradient as a ``grad_fn`` for ``fnnet.training.step_from_grad``.
+
+    The result equals ``privatize`` of the per-example gradients with the step's key as the noise
+    key, but only the per-example *norms* come from the materialised gradients: the clipped sum is
+    the gradient of ``sum_i scale_i * loss_i``, one batched backward pass.
+
+    Args:
+        model: a model without state (it is applied in evaluation mode).
+        loss: ``loss(outputs, targets) -> scalar``.
+        l2_norm_clip: the per-example clipping bound ``C``.
+        noise_multiplier: ``sigma``.
+
+    Returns:
+        ``grad_fn(params, model_state, (x, y), key) -> (mean loss, noisy gradient, model_state,
+        {"clip_fraction": share of examples whose gradient was clipped})``.
+    """
+
+    def per_example_losses(params, x, y):
+        out = model.apply(params, x)  # [B, ...], one batched forward pass
+        return jax.vmap(lambda o, t: loss(o[None], t[None]))(out, y)  # [B]
+
+    def grad_fn(params, model_state, batch, key):
+        x, y = batch
+        _, grads = per_example_gradients(model, loss, params, x, y)
+        _, norms = clip_per_example(grads, l2_norm_clip)  # only the norms are kept
+        scale = jax.lax.stop_gradient(l2_norm_clip / jnp.maximum(norms, l2_norm_clip))  # [B]
+
+        def weighted(p):
+            losses = per_example_losses(p, x, y)
+            return jnp.sum(scale * losses), losses
+
+        (_, losses), clipped_sum = jax.value_and_grad(weighted, has_aux=True)(params)
+        leaves, treedef = jax.tree.flatten(clipped_sum)
+        keys = jax.random.split(key, len(leaves))
+        std = noise_multiplier * l2_norm_clip
+        noisy = [
+            (g + std * jax.random.normal(k, g.shape)) / x.shape[0] for g, k in zip(leaves, keys, strict=True)
+        ]
+        clip_fraction = jnp.mean((norms > l2_norm_clip).astype(jnp.float32))
+        return (
+            jnp.mean(losses),
+            jax.tree.unflatten(treedef, noisy),
+            model_state,
+            {"clip_fraction": clip_fraction},
+        )
+
+    return grad_fn
+
+
 def make_dp_step_fn(
     model: Layer,
     loss: Callable,
@@ -109,13 +161,10 @@ def make_dp_step_fn(
     l2_norm_clip: float,
     noise_multiplier: float,
 ):
-    """A DP-SGD step ``step(state, batch) -> (state, logs)`` on a TrainState.
+    """A DP-SGD step ``step(state, batch) -> (state, logs)``: ``step_from_grad`` with ``dp_grad``.
 
-    The result equals ``privatize`` of the per-example gradients (the noise key is split from
-    ``state.key``), but only the per-example *norms* come from the materialised gradients: the
-    clipped sum is the gradient of ``sum_i scale_i * loss_i``, one batched backward pass.
-    ``logs`` has the batch's mean ``loss``, ``finite`` and ``clip_fraction`` (the share of examples
-    whose gradient was clipped). Jit it yourself (``jax.jit(step)``).
+    The noise key is the step's ``fold_in(state.key, state.step)``. ``logs`` has the batch's mean
+    ``loss``, ``finite`` and ``clip_fraction``. Jit it yourself (``jax.jit(step)``).
 
     Args:
         model: a model without state.
@@ -127,53 +176,8 @@ def make_dp_step_fn(
     Returns:
         The step function.
     """
-
-    def per_example_losses(params, x, y):
-        out = model.apply(params, x)  # [B, ...], one batched forward pass
-        return jax.vmap(lambda o, t: loss(o[None], t[None]))(out, y)  # [B]
-
-    def step(state: TrainState, batch):
-        x, y = batch
-        key, noise_key = jax.random.split(state.key)
-        _, grads = per_example_gradients(model, loss, state.params, x, y)
-        _, norms = clip_per_example(grads, l2_norm_clip)  # only the norms are kept
-        scale = jax.lax.stop_gradient(l2_norm_clip / jnp.maximum(norms, l2_norm_clip))  # [B]
-
-        # sum_i scale_i * grad_i is the gradient of sum_i scale_i * loss_i: one batched backward
-        # pass instead of scaling and summing B materialised gradients
-        def weighted(p):
-            losses = per_example_losses(p, x, y)
-            return jnp.sum(scale * losses), losses
-
-        (_, losses), clipped_sum = jax.value_and_grad(weighted, has_aux=True)(state.params)
-        leaves, treedef = jax.tree.flatten(clipped_sum)
-        keys = jax.random.split(noise_key, len(leaves))
-        std = noise_multiplier * l2_norm_clip
-        noisy = jax.tree.unflatten(
-            treedef,
-            [
-                (g + std * jax.random.normal(k, g.shape)) / x.shape[0]
-                for g, k in zip(leaves, keys, strict=True)
-            ],
-        )
-        value = jnp.mean(losses)
-        finite = jnp.isfinite(value)
-        params, opt_state, _ = guarded_update(optimizer, noisy, state, finite)
-        new_state = TrainState(
-            params=params,
-            opt_state=opt_state,
-            model_state=state.model_state,
-            step=state.step + finite.astype(jnp.int32),
-            key=key,
-        )
-        clip_fraction = jnp.mean((norms > l2_norm_clip).astype(jnp.float32))
-        return new_state, {
-            "loss": value,
-            "finite": finite,
-            "clip_fraction": clip_fraction,
-        }
-
-    return step
+    grad_fn = dp_grad(model, loss, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
+    return step_from_grad(optimizer, grad_fn)
 
 
 def _log_a_integer(q: float, sigma: float, alpha: int) -> float:

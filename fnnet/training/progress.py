@@ -1,12 +1,8 @@
-"""Progress reporting for ``fit``: a tqdm bar per epoch with the live loss and metrics.
+"""Progress for ``fit``: a ``ProgressBar`` callback, a tqdm bar per epoch with the live loss and metrics.
 
-``fit(..., progress=True)`` draws a ``ProgressBar``; ``progress=None`` (the default) asks
-``default_progress()``, which is off unless a caller such as the ``fnnet`` command line switched it
-on with ``progress_enabled(True)`` (so every ``fit`` inside an experiment shows its bar).
-
-A progress object has four methods, all optional to override: ``begin(epochs, steps_per_epoch,
-initial_epoch)``, ``step(logs)`` after each optimizer step of the per-step loop, ``epoch_end(epoch,
-logs)`` with the epoch's history values, and ``end(history)``.
+``fit(..., callbacks=[ProgressBar()])`` draws it. Without one, ``fit`` adds a ProgressBar when
+``default_progress()`` says so: off unless a caller such as the ``fnnet`` command line switched it on
+with ``progress_enabled(True)`` (so every ``fit`` inside an experiment shows its bar).
 """
 
 from __future__ import annotations
@@ -16,25 +12,11 @@ import contextvars
 import sys
 import time
 
-__all__ = ["Progress", "ProgressBar", "default_progress", "format_history", "progress_enabled"]
+from fnnet.training.callbacks import Callback
+
+__all__ = ["ProgressBar", "default_progress", "format_history", "progress_enabled"]
 
 _ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("fnnet_progress", default=False)
-
-
-class Progress:
-    """A progress reporter that shows nothing; subclass it and override what you need."""
-
-    def begin(self, epochs: int, steps_per_epoch: int, initial_epoch: int = 0) -> None:
-        """Called once before training."""
-
-    def step(self, logs: dict) -> None:
-        """Called after each step of the per-step loop with that step's ``{name: value}``."""
-
-    def epoch_end(self, epoch: int, logs: dict) -> None:
-        """Called after each epoch with the latest history values (``loss``, ``val_*``, ...)."""
-
-    def end(self, history: dict) -> None:
-        """Called once after training with the full history."""
 
 
 def _fmt(logs: dict) -> dict[str, str]:
@@ -42,7 +24,7 @@ def _fmt(logs: dict) -> dict[str, str]:
     return {k: f"{float(v):.4g}" for k, v in logs.items() if k not in skip}
 
 
-class ProgressBar(Progress):
+class ProgressBar(Callback):
     """One tqdm bar per epoch over its steps, with the running loss and metrics as the postfix.
 
     Args:
@@ -55,8 +37,9 @@ class ProgressBar(Progress):
         self.summary = summary
         self.bar = None
 
-    def begin(self, epochs, steps_per_epoch, initial_epoch=0):
-        self.epochs, self.steps_per_epoch, self.epoch = epochs, steps_per_epoch, initial_epoch
+    def begin(self, run):
+        self.epochs, self.steps_per_epoch = run.epochs, run.steps_per_epoch
+        self.epoch = run.step // run.steps_per_epoch
         self.started = time.time()
 
     def _open(self):
@@ -74,7 +57,7 @@ class ProgressBar(Progress):
             self.bar.start_t = self.started  # rates count from the epoch's start, not the bar's
         return self.bar
 
-    def step(self, logs):
+    def step_end(self, run, logs):
         bar = self._open()
         self.count += 1
         for name, value in _fmt(logs).items():
@@ -83,15 +66,17 @@ class ProgressBar(Progress):
         if self.count % 10 == 0 or self.count == self.steps_per_epoch:
             bar.set_postfix({k: f"{v / self.count:.4g}" for k, v in self.sums.items()})
 
-    def epoch_end(self, epoch, logs):
+    def epoch_end(self, run, epoch, logs):
         self.epoch = epoch
         bar = self._open()
         bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
         bar.set_postfix(_fmt(logs))
         bar.close()
         self.bar, self.epoch, self.started = None, epoch + 1, time.time()
+        return None
 
-    def end(self, history):
+    def end(self, run):
+        history = run.history
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -109,27 +94,16 @@ def format_history(history: dict) -> str:
     return "\n".join("  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in table)
 
 
-def default_progress() -> Progress | None:
-    """The progress reporter ``fit`` uses when given ``progress=None``: a ProgressBar if enabled."""
+def default_progress() -> ProgressBar | None:
+    """The ProgressBar ``fit`` adds when its callbacks have none: one if enabled, else None."""
     return ProgressBar() if _ENABLED.get() else None
 
 
 @contextlib.contextmanager
 def progress_enabled(enabled: bool = True):
-    """Within this context, ``fit(progress=None)`` draws a ProgressBar (or not)."""
+    """Within this context, every ``fit`` without a ProgressBar callback draws one (or not)."""
     token = _ENABLED.set(enabled)
     try:
         yield
     finally:
         _ENABLED.reset(token)
-
-
-def resolve(progress) -> Progress | None:
-    """``fit``'s ``progress`` argument as a Progress object, or None for no reporting."""
-    if progress is None:
-        return default_progress()
-    if progress is True:
-        return ProgressBar()
-    if progress is False:
-        return None
-    return progress

@@ -1,5 +1,6 @@
 """Unsupervised networks: autoencoders, a GAN, RBMs and deep belief networks, built from fnnet layers."""
 
+from fnnet.training.epochs import make_epoch_fn
 from fnnet.unsupervised.autoencoder import (
     Autoencoder,
     conv_autoencoder,
@@ -17,10 +18,10 @@ from fnnet.unsupervised.gan import (
     make_gan_step,
     sample_generator,
 )
-from fnnet.unsupervised.loop import make_epoch_fn
 from fnnet.unsupervised.pca import PCA, fit_pca
 from fnnet.unsupervised.rbm import (
     RBM,
+    cd_grad,
     cd_gradient,
     cd_loss,
     fit_rbm,
@@ -39,6 +40,7 @@ __all__ = [
     "GANState",
     "PCA",
     "RBM",
+    "cd_grad",
     "cd_gradient",
     "cd_loss",
     "conv_autoencoder",

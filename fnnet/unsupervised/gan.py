@@ -173,6 +173,11 @@ def make_gan_step(
 ):
     """The un-jitted step ``step(state, real) -> (state, logs)`` (jit it, or scan it with make_epoch_fn).
 
+    Why this is not ``fnnet.training.step_from_grad``: that builder updates one parameter pytree with
+    one optimizer from one gradient. A GAN step is two updates in sequence, each with its own optimizer
+    and state, and the generator's gradient is taken against the discriminator's parameters *after*
+    the discriminator's update — so it cannot be one ``grad_fn`` of one ``TrainState``.
+
     Args:
         generator: the generator ``[..., L] -> [..., *data_shape]``.
         discriminator: the discriminator ``[..., *data_shape] -> [..., 1]`` (a logit).

@@ -25,10 +25,12 @@ import optax
 
 from fnnet import initializers
 from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
-from fnnet.training.step import TrainState
-from fnnet.unsupervised.loop import make_epoch_fn
+from fnnet.training.epochs import make_epoch_fn
+from fnnet.training.state import TrainState
+from fnnet.training.step import step_from_grad
 
 __all__ = [
+    "cd_grad",
     "RBM",
     "cd_gradient",
     "cd_loss",
@@ -148,8 +150,29 @@ def reconstruction_error(params, v):
     return jnp.mean(jnp.square(v - visible_probabilities(params, hidden_probabilities(params, v))))
 
 
+def cd_grad(k: int = 1):
+    """The CD-k gradient as a ``grad_fn`` for ``fnnet.training.step_from_grad`` (batches are ``v``).
+
+    Args:
+        k: Gibbs steps per estimate.
+
+    Returns:
+        ``grad_fn(params, model_state, v, key) -> (free_energy_gap, grads, {}, logs)``; ``logs`` has
+        the batch's ``reconstruction_error`` before the update.
+    """
+
+    def grad_fn(params, model_state, v, key):
+        gap, grads = jax.value_and_grad(cd_loss)(params, v, key, k)
+        return gap, grads, model_state, {"reconstruction_error": reconstruction_error(params, v)}
+
+    return grad_fn
+
+
 def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1):
     """``step(state, v) -> (state, logs)``: one optimiser step on the CD-k gradient of the batch ``v``.
+
+    The step is ``fnnet.training.step_from_grad(optimizer, cd_grad(k))``: the Gibbs chain's key is
+    the step's ``fold_in(state.key, state.step)`` and a non-finite gap leaves the parameters alone.
 
     Args:
         optimizer: any optax optimiser (``optax.sgd(0.1, momentum=0.5)`` is the classic choice).
@@ -157,18 +180,9 @@ def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1):
 
     Returns:
         The un-jitted step on a ``fnnet.TrainState`` (``model_state`` is ``{}``); its logs are
-        ``free_energy_gap`` (the surrogate) and ``reconstruction_error`` (before the update).
+        ``loss`` (the free-energy gap, the surrogate), ``finite`` and ``reconstruction_error``.
     """
-
-    def step(state: TrainState, v):
-        key, chain_key = jax.random.split(state.key)
-        gap, grads = jax.value_and_grad(cd_loss)(state.params, v, chain_key, k)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        logs = {"free_energy_gap": gap, "reconstruction_error": reconstruction_error(state.params, v)}
-        new = TrainState(optax.apply_updates(state.params, updates), opt_state, {}, state.step + 1, key)
-        return new, logs
-
-    return step
+    return step_from_grad(optimizer, cd_grad(k))
 
 
 @functools.lru_cache(maxsize=32)
@@ -216,6 +230,7 @@ def fit_rbm(
     history: dict[str, list[float]] = {}
     for epoch in range(epochs):
         state, logs = run_epoch(state, x, jax.random.fold_in(shuffle_key, epoch))
+        logs = {"free_energy_gap": logs["loss"], "reconstruction_error": logs["reconstruction_error"]}
         for name, values in logs.items():
             history.setdefault(name, []).append(float(np.mean(np.asarray(values))))
     return state, history

@@ -1,0 +1,91 @@
+"""``evaluate`` and ``predict``: a model in evaluation mode over a data set, in batches."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+from fnnet.core import Layer
+
+__all__ = ["evaluate", "predict"]
+
+Loss = Callable[[jax.Array, jax.Array], jax.Array]
+Metrics = Mapping[str, Callable[[jax.Array, jax.Array], jax.Array]]
+
+
+@functools.lru_cache(maxsize=64)
+def _eval_batch_fn(model: Layer, loss: Loss | None, metric_items: tuple):
+    def run(params, model_state, x, y):
+        out, _ = model.apply_with_state(params, model_state, x, training=False)
+        logs = {} if loss is None else {"loss": loss(out, y)}
+        logs.update({name: fn(out, y) for name, fn in metric_items})
+        return logs
+
+    return jax.jit(run)
+
+
+def evaluate(
+    model: Layer,
+    params,
+    x,
+    y,
+    *,
+    loss: Loss | None = None,
+    metrics: Metrics | None = None,
+    model_state=None,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Loss and metrics of ``model`` on ``(x, y)`` in evaluation mode, averaged over examples.
+
+    Args:
+        model: the model.
+        params: its parameters.
+        x: inputs ``[N, ...]``.
+        y: targets ``[N, ...]``.
+        loss: ``loss(outputs, targets)``, reported as ``"loss"`` (optional).
+        metrics: ``name -> fn(outputs, targets)``, each a per-batch mean.
+        model_state: the model's state (running statistics), if it has any.
+        batch_size: examples per evaluation batch (memory, not results).
+
+    Returns:
+        ``{name: float}``, each weighted by batch sizes so the result is the mean over all N examples.
+    """
+    run = _eval_batch_fn(model, loss, tuple(sorted((metrics or {}).items())))
+    model_state = {} if model_state is None else model_state
+    n = len(x)
+    totals: dict[str, float] = {}
+    for start in range(0, n, batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logs = run(params, model_state, jnp.asarray(xb), jnp.asarray(yb))
+        for name, value in logs.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * len(xb)
+    return {name: total / n for name, total in totals.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _predict_fn(model: Layer):
+    return jax.jit(lambda params, state, x: model.apply_with_state(params, state, x)[0])
+
+
+def predict(model: Layer, params, x, *, model_state=None, batch_size: int = 1024) -> jax.Array:
+    """The model's outputs on ``x`` in evaluation mode, computed in batches.
+
+    Args:
+        model: the model.
+        params: its parameters.
+        x: inputs ``[N, ...]``.
+        model_state: the model's state, if it has any.
+        batch_size: examples per batch.
+
+    Returns:
+        The outputs ``[N, ...]``.
+    """
+    run = _predict_fn(model)
+    model_state = {} if model_state is None else model_state
+    parts = [
+        run(params, model_state, jnp.asarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
+    ]
+    return jnp.concatenate(parts, axis=0)
