@@ -120,8 +120,9 @@ def test_every_golden_file_has_a_registry_case():
                 path.unlink()
     orphans = sorted(p.stem for p in GOLDEN_DIR.glob("*.json") if p.stem not in IDS)
     assert not orphans, (
-        f"golden files without a registry case (renamed or removed?): {orphans}; a layer that "
-        "still exists must stay pinned under its old case name"
+        f"golden files without a registry case (renamed or removed?): {orphans}; when a case is "
+        "renamed, `git mv` its golden file to the new name (the parameters must not change), and "
+        "regenerate only for a case whose layer configuration is really gone"
     )
 
 
