@@ -125,18 +125,14 @@ class _BaseMLP(BaseEstimator):
                     f"{type(self).__name__}: the loss became {self.loss_} at iteration "
                     f"{self.n_iter_}; lower learning_rate_init"
                 )
-            if early:
-                self._store_weights()
-                score = self.score(X_val, self._decode(Y_val))
-                self.validation_scores_.append(score)
-                if score > self.best_validation_score_:
-                    best_params = self._params
-                improved = score > self.best_validation_score_ + self.tol
-                self.best_validation_score_ = max(self.best_validation_score_, score)
+            if self._improved(X_val, Y_val) if early else self.loss_ < self.best_loss_ - self.tol:
+                self._no_improvement = 0
             else:
-                improved = self.loss_ < self.best_loss_ - self.tol
+                self._no_improvement += 1
+            if early and self._new_best:
+                best_params = self._params
+            if not early:
                 self.best_loss_ = min(self.best_loss_, self.loss_)
-            self._no_improvement = 0 if improved else self._no_improvement + 1
             if not incremental and self._no_improvement > self.n_iter_no_change:
                 break
         else:
@@ -152,6 +148,16 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = None
         self._store_weights()
         return self
+
+    def _improved(self, X_val, Y_val) -> bool:
+        """Score the validation split; whether it beat the best score by more than ``tol``."""
+        self._store_weights()
+        score = self.score(X_val, self._decode(Y_val))
+        self.validation_scores_.append(score)
+        improved = score > self.best_validation_score_ + self.tol
+        self._new_best = score > self.best_validation_score_
+        self.best_validation_score_ = max(self.best_validation_score_, score)
+        return improved
 
     def _store_weights(self):
         self.coefs_ = [np.asarray(w, np.float64) for w, _ in self._params]
