@@ -1,6 +1,7 @@
 """The suite's machinery: the parity check, the worker processes and the aggregation over rounds.
 
-``benchmarks/run.py`` drives it; a worker is ``python benchmarks/run.py --worker NAME --job FILE``.
+``benchmarks.run`` drives it; a worker is ``python -m benchmarks.run --worker NAME --job FILE``, run
+from the repository root.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import subprocess
 import sys
 import time
 
+from benchmarks import peers
+from benchmarks.peers.common import GATES, Spec, recurrent_step_flops
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RUN = pathlib.Path(__file__).resolve().with_name("run.py")
+OVERHEAD = "overhead"  # the worker that times fnnet and hand JAX interleaved in one process
 
 
 def parity(frameworks, specs, say) -> tuple[dict, list[str]]:
     """Build every peer; keep the (framework, spec) pairs whose parameters and output agree."""
-    import peers
-
     keep, notes = {}, []
     for spec in specs:
         built = {}
@@ -35,7 +37,7 @@ def parity(frameworks, specs, say) -> tuple[dict, list[str]]:
             notes.append(f"{spec.label()}: no reference model (fnnet or jax) to check against")
             continue
         if ref != "fnnet":
-            notes.append(f"{spec.label()}: parity checked against hand-written JAX (no fnnet model)")
+            notes.append(f"{spec.label()}: parity checked against hand-written JAX (fnnet not run)")
         for fw, facts in built.items():
             if facts == built[ref]:
                 keep.setdefault(fw, []).append(spec)
@@ -53,9 +55,9 @@ def worker(args) -> None:
     job = json.loads(pathlib.Path(args.job).read_text())
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, range(min(args.threads, os.cpu_count())))
-    from fnnet import bench, retain_freed_memory
+    from fnnet import bench
 
-    retained = retain_freed_memory() if args.retain_memory else False
+    retained = bench.retain_freed_memory() if args.retain_memory else False
 
     rows, opts = [], job["options"]
     if args.worker == "ceiling":
@@ -64,14 +66,12 @@ def worker(args) -> None:
     elif args.worker == OVERHEAD:
         rows = [overhead_row(fields, opts, retained) for fields in job["specs"]]
     else:
-        import peers
-
         if args.worker == "torch":
             import torch
 
             torch.set_num_threads(args.threads)
         for fields in job["specs"]:
-            spec = peers.Spec(**fields)
+            spec = Spec(**fields)
             env = bench.environment(spec.dtype)
             row = {"framework": args.worker, **fields, "retained_freed_memory": retained}
             try:
@@ -88,34 +88,23 @@ def worker(args) -> None:
     pathlib.Path(job["output"]).write_text(json.dumps(rows, default=str))
 
 
-OVERHEAD = "overhead"  # the worker that times fnnet and hand JAX interleaved in one process
-
-
 def overhead_row(fields: dict, opts: dict, retained: bool) -> dict:
     """fnnet's step over the hand-written JAX step, both compiled in this process, timed interleaved.
 
     Per-process speed varies more on a small CPU than fnnet's overhead does, so the ratio is taken
-    within one process: the two steps alternate block by block (``repeats`` blocks of ``number``
-    steps each), and the row holds the median of the per-pair ratios.
+    within one process: ``fnnet.bench.interleaved`` alternates the two steps block by block
+    (``repeats`` blocks of ``number`` steps each), and the row holds the median of the per-round ratios.
     """
-    import peers
-
     from fnnet import bench
 
-    spec = peers.Spec(**fields)
+    spec = Spec(**fields)
     row = {"framework": OVERHEAD, **fields, "retained_freed_memory": retained}
     try:
-        runners = {}
-        for fw in ("fnnet", "jax"):
-            call, _ = peers.compiled_step(peers.build(fw, spec))
-            bench.time_blocks(call, warmup=opts["warmup"], number=1, repeats=1)
-            runners[fw] = call
-        times = {fw: [] for fw in runners}
-        for r in range(opts["repeats"]):
-            for fw in ("fnnet", "jax") if r % 2 else ("jax", "fnnet"):
-                times[fw] += bench.time_blocks(runners[fw], warmup=0, number=opts["number"], repeats=1)
-        ratios = [f / j for f, j in zip(times["fnnet"], times["jax"])]
-        row.update(ratio=statistics.median(ratios), fnnet_s=times["fnnet"], jax_s=times["jax"])
+        steps = {fw: peers.compiled_step(peers.build(fw, spec))[0] for fw in ("fnnet", "jax")}
+        times = bench.interleaved(steps, rounds=opts["repeats"], block=opts["number"], warmup=opts["warmup"])
+        fnnet_s, jax_s = times["fnnet"]["samples_s"], times["jax"]["samples_s"]
+        ratios = [f / j for f, j in zip(fnnet_s, jax_s, strict=True)]
+        row.update(ratio=statistics.median(ratios), fnnet_s=fnnet_s, jax_s=jax_s)
     except Exception as err:  # one failing entry must not sink the run
         row["error"] = f"{type(err).__name__}: {err}"
     return row
@@ -126,12 +115,12 @@ def spawn(name, job, args, folder) -> list[dict]:
     job_path = pathlib.Path(folder) / f"{name}-{time.monotonic_ns()}.json"
     job["output"] = str(job_path.with_suffix(".out.json"))
     job_path.write_text(json.dumps(job))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(args.threads)
-    cmd = [sys.executable, str(RUN), "--worker", name, "--job", str(job_path)]
+    cmd = [sys.executable, "-m", "benchmarks.run", "--worker", name, "--job", str(job_path)]
     cmd += ["--threads", str(args.threads)] + (["--retain-memory"] if args.retain_memory else [])
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         return [{"framework": name, "error": f"worker exited {done.returncode}: {done.stderr[-2000:]}"}]
     return json.loads(pathlib.Path(job["output"]).read_text())
@@ -145,8 +134,6 @@ def aggregate(rows: list[dict]) -> list[dict]:
     the hand-written JAX step (MLP, CNN); the hand count of ``recurrent_step_flops`` for the LSTM
     and GRU, whose scan XLA counts once.
     """
-    from peers.common import GATES, Spec, recurrent_step_flops
-
     ceilings = {}
     for r in rows:
         if r["framework"] == "ceiling":

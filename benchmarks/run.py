@@ -1,13 +1,14 @@
 """The benchmark suite: every model x framework x dtype x batch size, in alternating processes.
 
-    PYTHONPATH=. python benchmarks/run.py            # the full grid (long on 2 CPU cores)
-    PYTHONPATH=. python benchmarks/run.py --quick    # small grid, one round: checks the harness
-    PYTHONPATH=. python benchmarks/run.py --retain-memory  # glibc keeps freed memory, in every worker
-    PYTHONPATH=. python benchmarks/report.py benchmarks/results/<run>.json  # table, PNGs, RESULTS
+    python -m benchmarks.run                  # the full grid (long on 2 CPU cores)
+    python -m benchmarks.run --quick          # small grid, one round: checks the harness
+    python -m benchmarks.run --retain-memory  # glibc keeps freed memory, in every worker
+    python -m benchmarks.run --models lstm --frameworks fnnet,torch --seq-lens 16,64,256,1024
+    python -m benchmarks.report benchmarks/results/<run>.json  # table, PNGs, RESULTS.md
 
 Before anything is timed every peer is built and its parameter count and output shape are checked
-against fnnet's (against hand-written JAX where fnnet lacks the model); a mismatch is excluded with
-a note. Each framework is then timed in its own process (same thread settings and CPU affinity for
+against fnnet's (against hand-written JAX when fnnet is not among the frameworks); a mismatch is
+excluded with a note. Each framework is then timed in its own process (same thread settings and CPU affinity for
 all), the processes alternating round by round so drift in the machine's speed hits all alike. One
 more process per round times fnnet and hand JAX interleaved, block by block: their ratio, fnnet's
 overhead, is taken within a process, because a small CPU's speed varies more between processes.
@@ -24,24 +25,24 @@ import sys
 import tempfile
 import time
 
+from benchmarks import harness
+from benchmarks.peers import Spec
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "benchmarks"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 # ---- defaults: the standard grid ------------------------------------------------------------
 FRAMEWORKS = "fnnet,jax,flax,haiku,equinox,torch"
 MODELS = "mlp,cnn,lstm,gru"
 DTYPES = "float32,bfloat16"
 BATCHES = {"mlp": (8, 128, 1024), "cnn": (32, 128), "lstm": (32,), "gru": (32,)}
-SEQ_LENS = (25, 50, 100)  # recurrent models at their batch sizes: step time against T
+SEQ_LENS = "25,50,100"  # recurrent models at their batch sizes: step time against T
 ROUNDS = 3  # each framework runs once per round, in a rotated order
 WARMUP, NUMBER, REPEATS = 5, 10, 5  # untimed steps, steps per timed block, timed blocks
 CEILING_SIZE = 2048  # the matmul ceiling is [n, n] @ [n, n] in each dtype
 # --quick: every model and framework, float32 only, tiny shapes, one round (checks the harness)
 QUICK = {
     "batches": {"mlp": (8,), "cnn": (8,), "lstm": (8,), "gru": (8,)},
-    "seq_lens": (10,),
+    "seq_lens": "10",
     "dtypes": "float32",
     "rounds": 1,
     "warmup": 1,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frameworks", default=FRAMEWORKS)
     parser.add_argument("--models", default=MODELS)
     parser.add_argument("--dtypes", default=None, help=f"default {DTYPES} ({QUICK['dtypes']} with --quick)")
+    parser.add_argument("--seq-lens", default=None, help=f"LSTM/GRU lengths, default {SEQ_LENS}")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads per process")
     parser.add_argument("--quick", action="store_true", help="a tiny grid to check the harness")
@@ -73,9 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def grid(args) -> list:
     """The Specs to run."""
-    from peers import Spec
-
-    batches, seq_lens = (QUICK["batches"], QUICK["seq_lens"]) if args.quick else (BATCHES, SEQ_LENS)
+    batches = QUICK["batches"] if args.quick else BATCHES
+    seq_lens = [int(t) for t in (args.seq_lens or (QUICK["seq_lens"] if args.quick else SEQ_LENS)).split(",")]
     dtypes = args.dtypes or (QUICK["dtypes"] if args.quick else DTYPES)
     specs = []
     for model in args.models.split(","):
@@ -88,8 +89,6 @@ def grid(args) -> list:
 
 def main(argv=None) -> dict:
     """Run the suite; write ``<out-dir>/run-<time>.json`` and return its contents."""
-    import harness
-
     args = build_parser().parse_args(argv)
     if args.worker:
         harness.worker(args)
@@ -143,7 +142,7 @@ def main(argv=None) -> dict:
             "threads_per_process": args.threads,
             "retain_freed_memory": args.retain_memory,
         },
-        "command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick,
         "rounds": rounds,
         "options": options,

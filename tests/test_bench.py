@@ -45,6 +45,45 @@ def test_time_blocks_rejects_bad_counts():
         bench.time_blocks(lambda: None, number=0)
 
 
+def test_interleaved_warms_up_then_rotates_the_order_and_syncs_each_block(monkeypatch):
+    clock = [0.0]  # a fake clock: each call of a variant costs its own number of "seconds"
+    monkeypatch.setattr(bench.timing.time, "perf_counter", lambda: clock[0])
+    calls, synced = [], []
+
+    def variant(name, cost):
+        def call():
+            clock[0] += cost
+            calls.append(name)
+            return len(calls)
+
+        return call
+
+    thunks = {"a": variant("a", 1.0), "b": variant("b", 2.0), "c": variant("c", 4.0)}
+    out = bench.interleaved(thunks, rounds=3, block=2, warmup=1, sync=synced.append)
+    warm = ["a", "b", "c"]
+    rounds = [["a", "a", "b", "b", "c", "c"], ["b", "b", "c", "c", "a", "a"], ["c", "c", "a", "a", "b", "b"]]
+    assert calls == warm + [name for r in rounds for name in r]
+    assert synced == [1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21]  # after each warm-up, then each block
+    assert {n: out[n]["samples_s"] for n in out} == {"a": [1.0] * 3, "b": [2.0] * 3, "c": [4.0] * 3}
+    assert out["c"]["median_s"] == 4.0 and out["a"]["min_s"] == 1.0
+    json.dumps(out)
+
+
+def test_interleaved_rejects_bad_counts_and_no_variants():
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        bench.interleaved({"a": lambda: None}, rounds=0)
+    with pytest.raises(ValueError, match="no variants"):
+        bench.interleaved({})
+
+
+def test_interleaved_times_real_jax_calls():
+    a = jnp.ones((64, 64))
+    f = jax.jit(lambda a: a @ a)
+    out = bench.interleaved({"f": lambda: f(a), "g": lambda: f(a + 1)}, rounds=2, block=3, warmup=1)
+    assert sorted(out) == ["f", "g"] and all(len(r["samples_s"]) == 2 for r in out.values())
+    assert all(r["min_s"] > 0 for r in out.values())
+
+
 def test_benchmark_threads_the_carry_and_donation_is_safe():
     seen = []
 

@@ -2,20 +2,13 @@
 
 import json
 import pathlib
-import sys
 
 import jax
 import pytest
 
+from benchmarks import dispatch, harness, peers, report, run, sklearn_digits
+from benchmarks.peers.common import recurrent_step_flops
 from fnnet.bench import host_memory
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import harness  # noqa: E402
-import peers  # noqa: E402
-import report  # noqa: E402
-import run  # noqa: E402
 
 # The architectures' parameter counts, from their definitions (independent of every framework).
 EXPECTED = {
@@ -34,20 +27,34 @@ def _peers_broadcast_implicitly():
         yield
 
 
-@pytest.mark.parametrize("framework", ["jax", "flax", "haiku", "equinox", "torch"])
+def build_or_skip(framework, spec, **options):
+    """``peers.build``, with a framework that is not installed reported as a skip with its reason."""
+    try:
+        return peers.build(framework, spec, **options)
+    except peers.Skipped as err:
+        pytest.skip(str(err))
+
+
+@pytest.mark.parametrize("framework", peers.FRAMEWORKS)
 @pytest.mark.parametrize("model", peers.MODELS)
 def test_every_peer_has_the_architectures_parameter_count(framework, model):
-    built = peers.build(framework, peers.Spec(model, "float32", 4, 5), abstract=True)
+    built = build_or_skip(framework, peers.Spec(model, "float32", 4, 5), abstract=True)
     assert built.param_count == EXPECTED[model]
     assert built.out_shape == (10,)
 
 
-def test_fnnet_mlp_matches_and_missing_layers_are_skipped_with_a_note():
-    assert peers.build("fnnet", peers.Spec("mlp"), abstract=True).param_count == EXPECTED["mlp"]
-    try:
-        peers.build("fnnet", peers.Spec("cnn"), abstract=True)
-    except peers.Skipped as err:
-        assert "lacks a layer" in str(err)
+@pytest.mark.parametrize("model", peers.MODELS)
+def test_fnnet_peer_built_for_timing_has_the_parameter_count_too(model):
+    built = peers.build("fnnet", peers.Spec(model, "float32", 4, 5))  # what the workers time
+    assert built.param_count == EXPECTED[model] and built.out_shape == (10,)
+
+
+def test_a_framework_that_is_not_installed_is_skipped_with_its_reason(monkeypatch):
+    monkeypatch.setitem(peers._REQUIRES, "flax", "no_such_flax")
+    with pytest.raises(peers.Skipped, match="flax: no_such_flax is not installed"):
+        peers.build("flax", peers.Spec("mlp"))
+    keep, notes = harness.parity(["fnnet", "flax"], [peers.Spec("mlp")], lambda *a: None)
+    assert sorted(keep) == ["fnnet"] and "skipped: flax: no_such_flax is not installed" in notes
 
 
 def test_spec_rejects_unknown_model_and_dtype():
@@ -58,6 +65,7 @@ def test_spec_rejects_unknown_model_and_dtype():
 
 
 def test_parity_excludes_a_peer_whose_model_differs(monkeypatch):
+    pytest.importorskip("haiku")
     real = peers.build
 
     def fake(framework, spec, abstract=False):
@@ -93,8 +101,6 @@ def test_recurrent_flops_match_xla_at_one_step_and_grow_with_length(model):
     # XLA counts a scan's body once, so it is right only at T = 1. There the hand count's growth
     # with the batch must match XLA's (the optimizer's work does not grow with it); for longer
     # sequences the hand count grows by one step's work per step.
-    from peers.common import recurrent_step_flops
-
     from fnnet import bench
 
     def xla_flops(batch, seq_len):
@@ -123,8 +129,6 @@ def test_aggregate_takes_the_same_process_overhead_as_the_median_over_rounds():
 
 
 def test_aggregate_counts_recurrent_flops_by_hand():
-    from peers.common import recurrent_step_flops
-
     base = {"model": "lstm", "dtype": "float32", "batch": 32, "seq_len": 100, "min_s": 0, "max_s": 1}
     rows = [
         {"framework": "ceiling", "dtype": "float32", "flops_per_second": 1e11},
@@ -179,3 +183,32 @@ def test_charts_leave_out_a_chart_with_nothing_to_plot(tmp_path):
     paths = report.charts({"table": table}, tmp_path, "t")
     assert sorted(p.name for p in paths) == ["t-by-batch.png", "t-by-framework.png"]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_report_rewrites_only_its_part_of_the_results_file(tmp_path):
+    out = tmp_path / "R.md"
+    report.write_between_markers(out, "first")
+    kept = f"{out.read_text()}\n## A closed study\n\nits figures\n"
+    out.write_text(kept.replace("# Benchmark results", "# Benchmark results\n\nintro"))
+    report.write_between_markers(out, "second")
+    text = out.read_text()
+    assert "intro" in text and text.endswith("## A closed study\n\nits figures\n")
+    assert "second" in text and "first" not in text
+
+
+def test_dispatch_quick_times_both_epochs_and_the_floor():
+    out = dispatch.main(["--quick", "--quiet"])
+    assert set(out["speedup"]) == {"mlp b8"} and out["speedup"]["mlp b8"] > 0
+    assert {"adam update only", "forward+backward, sgd", "mlp b8 fit fused"} <= set(out["ms_per_step"])
+    assert out["best_possible_with_adam"] == pytest.approx(
+        (out["ms_per_step"]["adam update only"] + out["dispatch_ms"]) / out["ms_per_step"]["adam update only"]
+    )
+
+
+def test_sklearn_digits_fits_both_estimators_per_seed(tmp_path):
+    pytest.importorskip("sklearn")
+    out = sklearn_digits.main(["--seeds", "1", "--max-iter", "3", "--out", str(tmp_path / "d.json")])
+    saved = json.loads((tmp_path / "d.json").read_text())
+    assert saved["fnnet"] == out["fnnet"] and saved["sklearn"] == out["sklearn"]
+    for name in ("fnnet", "sklearn"):
+        assert 0 < out[name]["mean_accuracy"] <= 1 and out[name]["mean_epochs"] == 3

@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from peers.common import CLASSES, FEATURES, HIDDEN, Built, Spec, jax_built
+from benchmarks.peers.common import CLASSES, FEATURES, HIDDEN, Built, Spec, jax_built
 
 
 class GRUCell(eqx.Module):

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from peers.common import CLASSES, HIDDEN, Built, Spec, jax_built
+from benchmarks.peers.common import CLASSES, HIDDEN, Built, Spec, jax_built
 
 
 class MLP(nn.Module):

@@ -6,7 +6,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from peers.common import CLASSES, HIDDEN, Built, Spec, jax_built
+from benchmarks.peers.common import CLASSES, HIDDEN, Built, Spec, jax_built
 
 
 class GRU(hk.RNNCore):

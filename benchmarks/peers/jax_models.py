@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from peers.common import CLASSES, FEATURES, HIDDEN, Built, Spec, jax_built
+from benchmarks.peers.common import CLASSES, FEATURES, HIDDEN, Built, Spec, jax_built
 
 
 def _dense(key, n_in, n_out):

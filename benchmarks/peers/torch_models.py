@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from peers.common import CLASSES, FEATURES, HIDDEN, LEARNING_RATE, Built, Spec, make_data
+from benchmarks.peers.common import CLASSES, FEATURES, HIDDEN, LEARNING_RATE, Built, Spec, make_data
 
 
 class RNNClassifier(nn.Module):

@@ -1,4 +1,4 @@
-"""What a result must say about where it ran, and the matmul ceiling measured on that device.
+"""What a result must say about where it ran: the device, the software, the memory a computation needs.
 
 Every benchmark result carries ``environment()``: the platform, device kind, jax/jaxlib versions,
 the CPU and the thread settings, so that runs from different machines can be merged and
@@ -12,9 +12,8 @@ import platform
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-__all__ = ["environment", "matmul_ceiling", "memory_analysis"]
+__all__ = ["environment", "memory_analysis"]
 
 THREAD_VARIABLES = ("XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -85,40 +84,3 @@ def memory_analysis(compiled) -> dict[str, int | None]:
     if device_stats:
         out["device_peak_bytes"] = int(device_stats.get("peak_bytes_in_use", 0)) or None
     return out
-
-
-def matmul_ceiling(
-    dtype: str = "float32", size: int = 2048, *, warmup: int = 2, number: int = 3, repeats: int = 5
-) -> dict[str, Any]:
-    """The achieved FLOP/s of one large square matmul in ``dtype``: the ceiling for models.
-
-    Args:
-        dtype: ``"float32"``, ``"bfloat16"``, ...
-        size: the matrices are ``[size, size]``; the matmul does ``2 * size**3`` FLOPs.
-        warmup: untimed calls.
-        number: calls per timed block.
-        repeats: timed blocks (the median is used).
-
-    Returns:
-        ``{"dtype", "size", "flops", "median_s", "min_s", "max_s", "flops_per_second",
-        "environment"}``.
-    """
-    from fnnet.bench.timing import summarize, time_blocks
-
-    if size < 1:
-        raise ValueError(f"matmul_ceiling: size must be positive, got {size}")
-    key_a, key_b = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(key_a, (size, size), jnp.float32).astype(dtype)
-    b = jax.random.normal(key_b, (size, size), jnp.float32).astype(dtype)
-    matmul = jax.jit(jnp.matmul).lower(a, b).compile()
-    seconds = time_blocks(lambda: matmul(a, b), warmup=warmup, number=number, repeats=repeats)
-    flops = 2.0 * size**3
-    stats = summarize(seconds)
-    return {
-        "dtype": str(jnp.dtype(dtype)),
-        "size": size,
-        "flops": flops,
-        **stats,
-        "flops_per_second": flops / stats["median_s"],
-        "environment": environment(str(jnp.dtype(dtype))),
-    }

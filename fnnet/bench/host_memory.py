@@ -4,9 +4,10 @@ XLA:CPU allocates each step's temporaries and outputs with ``malloc`` and frees 
 buffers of more than a few MiB, glibc's defaults hand the memory back to the kernel on ``free``
 (``mmap``/``munmap`` above ``M_MMAP_THRESHOLD``, trimming of the heap above ``M_TRIM_THRESHOLD``)
 and keep a separate, trimmed arena per thread, so the next step faults every page in again. On the
-2-core benchmark machine that costs ~10 ms per 30 MB buffer written (5 GB/s instead of ~20) and
-about a third of the CNN train step at batch 128 (benchmarks/cnn_formulations.py
-``--retain-memory``). PyTorch's CPU steps pay the same cost.
+2-core benchmark machine that costs ~10 ms per 30 MB buffer written (5 GB/s instead of ~20); the
+suite's CNN step at batch 128 took 106 ms in hand-written JAX and 37 ms in fnnet with glibc's
+defaults, 62 and 32 ms with ``--retain-memory`` (``benchmarks/RESULTS.md``). PyTorch's CPU steps pay
+the same cost.
 
 ``retain_freed_memory()`` switches glibc to keeping freed memory for reuse: one arena, no ``mmap``
 below 1 GiB, no trimming. The price is that the process's resident memory stays at its peak. It is

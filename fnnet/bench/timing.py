@@ -7,20 +7,25 @@ measured on its own and never leaks into the step time; it then runs the compile
 synchronisation one would time only the dispatch). With ``carry=True`` the first output is fed back
 as the first argument, the way a train step threads its state, which also lets a step donate its
 input buffers.
+
+``interleaved`` times several variants in one process, block by block in rotating order, so that drift
+in the machine's speed hits them alike; ``matmul_ceiling`` is the FLOP/s a large matmul reaches on the
+same device, the yardstick for a model's FLOP/s.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from fnnet.bench.device import environment, memory_analysis
 
-__all__ = ["benchmark", "cost_analysis", "summarize", "time_blocks"]
+__all__ = ["benchmark", "cost_analysis", "interleaved", "matmul_ceiling", "summarize", "time_blocks"]
 
 
 def summarize(seconds: list[float], samples_per_call: int | None = None) -> dict[str, Any]:
@@ -89,6 +94,61 @@ def time_blocks(
         sync(out)
         seconds.append((time.perf_counter() - started) / number)
     return seconds
+
+
+def interleaved(
+    thunks: Mapping[str, Callable[[], Any]],
+    *,
+    rounds: int = 7,
+    block: int = 10,
+    warmup: int = 3,
+    sync: Callable[[Any], Any] = jax.block_until_ready,
+) -> dict[str, dict[str, Any]]:
+    """Time several variants in one process, one block of each per round, so drift hits all alike.
+
+    A small machine's speed drifts (other load, clocks, caches) by more than the differences worth
+    measuring between variants. Here every variant is first called ``warmup`` times (the first call
+    usually compiles); then in each of ``rounds`` rounds every variant times one block of ``block``
+    calls, ended by ``sync`` on its last output. The order rotates by one each round, so every
+    variant runs in every position equally often (for two variants: alternating). Round ``r``'s
+    entries of the variants' ``samples_s`` were timed back to back, so their per-round ratios are
+    fair comparisons too.
+
+    Args:
+        thunks: ``name -> call``; ``call()`` does one unit of work (one train step) and returns
+            something ``sync`` can wait on (or waits itself and returns anything).
+        rounds: timed blocks per variant.
+        block: calls per timed block.
+        warmup: untimed calls per variant before the first round.
+        sync: waits for a call's output (``jax.block_until_ready`` ignores non-JAX values).
+
+    Returns:
+        ``{name: summarize(seconds)}``: per-call seconds, ``samples_s`` holding one entry per round.
+
+    Example:
+        >>> a, b = jnp.ones((256, 256)), jnp.ones((256, 512))
+        >>> f, g = jax.jit(lambda: a @ a), jax.jit(lambda: a @ b)
+        >>> times = fnnet.bench.interleaved({"square": f, "wide": g}, rounds=5, block=10)
+        >>> times["wide"]["median_s"] / times["square"]["median_s"]  # about 2
+    """
+    if rounds < 1 or block < 1 or warmup < 0:
+        raise ValueError(
+            f"interleaved: need rounds >= 1, block >= 1, warmup >= 0, got {rounds}, {block}, {warmup}"
+        )
+    if not thunks:
+        raise ValueError("interleaved: no variants given")
+    for call in thunks.values():
+        out = None
+        for _ in range(warmup):
+            out = call()
+        if out is not None:
+            sync(out)
+    names = list(thunks)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            seconds[name] += time_blocks(thunks[name], sync, warmup=0, number=block, repeats=1)
+    return {name: summarize(s) for name, s in seconds.items()}
 
 
 def cost_analysis(compiled) -> dict[str, float | None]:
@@ -182,3 +242,38 @@ def benchmark(
     result["memory"] = memory_analysis(compiled)
     result["environment"] = environment(dtype)
     return result
+
+
+def matmul_ceiling(
+    dtype: str = "float32", size: int = 2048, *, warmup: int = 2, number: int = 3, repeats: int = 5
+) -> dict[str, Any]:
+    """The achieved FLOP/s of one large square matmul in ``dtype``: the ceiling for models.
+
+    Args:
+        dtype: ``"float32"``, ``"bfloat16"``, ...
+        size: the matrices are ``[size, size]``; the matmul does ``2 * size**3`` FLOPs.
+        warmup: untimed calls.
+        number: calls per timed block.
+        repeats: timed blocks (the median is used).
+
+    Returns:
+        ``{"dtype", "size", "flops", "median_s", "min_s", "max_s", "flops_per_second",
+        "environment"}``.
+    """
+    if size < 1:
+        raise ValueError(f"matmul_ceiling: size must be positive, got {size}")
+    key_a, key_b = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(key_a, (size, size), jnp.float32).astype(dtype)
+    b = jax.random.normal(key_b, (size, size), jnp.float32).astype(dtype)
+    matmul = jax.jit(jnp.matmul).lower(a, b).compile()
+    seconds = time_blocks(lambda: matmul(a, b), warmup=warmup, number=number, repeats=repeats)
+    flops = 2.0 * size**3
+    stats = summarize(seconds)
+    return {
+        "dtype": str(jnp.dtype(dtype)),
+        "size": size,
+        "flops": flops,
+        **stats,
+        "flops_per_second": flops / stats["median_s"],
+        "environment": environment(str(jnp.dtype(dtype))),
+    }
