@@ -11,9 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 from fnnet.unsupervised import conv_autoencoder, dense_autoencoder, fit_pca
 
 DEFAULTS = dict(
@@ -29,7 +29,7 @@ DEFAULTS = dict(
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--code-size", type=int, default=DEFAULTS["code_size"])
     parser.add_argument("--noise-stddev", type=float, default=DEFAULTS["noise_stddev"])
     parser.add_argument("--train-size", type=int, default=60000)
@@ -53,7 +53,7 @@ def mse(a, b):
 def main(argv=None) -> dict:
     """Train the autoencoders and PCA, compare test MSE, draw the figures."""
     args = build_parser().parse_args(argv)
-    folder = output_dir(args, "autoencoder_mnist")
+    folder = common.output_dir(args, "autoencoder_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     x = data.x_train[: args.train_size].reshape(-1, 784)
     x_test = data.x_test.reshape(-1, 784)
@@ -100,20 +100,18 @@ def main(argv=None) -> dict:
     codes = np.asarray(flat.encode(flat_params, x_test))
     metrics["code_2d"] = {"test_mse": mse(fn.predict(flat, flat_params, x_test), x_test),
                           "pca_2_test_mse": mse(fit_pca(x, 2).reconstruct(x_test), x_test)}  # fmt: skip
-    report(args, *(f"{name}: {value}" for name, value in metrics.items()))
+    common.report(args, *(f"{name}: {value}" for name, value in metrics.items()))
 
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(rows), 10, figsize=(10, 1.1 * len(rows)))
+    fig, axes = common.subplots(len(rows), 10, figsize=(10, 1.1 * len(rows)))
     for r, (name, images) in enumerate(rows.items()):
         for c in range(10):
             axes[r, c].imshow(np.asarray(images[c]).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    save_figure(fig, folder, "reconstructions")
+    common.save_figure(fig, folder, "reconstructions")
     pca_codes = np.asarray(fit_pca(x, 2).encode(x_test))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = common.subplots(1, 2, figsize=(12, 5))
     for ax, points, title in (
         (axes[0], codes, "autoencoder 2-D code"),
         (axes[1], pca_codes, "PCA, 2 components"),
@@ -121,8 +119,8 @@ def main(argv=None) -> dict:
         scatter = ax.scatter(points[:, 0], points[:, 1], c=data.y_test, cmap="tab10", s=2, alpha=0.6)
         ax.set(title=f"{title} (test digits)")
     fig.colorbar(scatter, ax=axes, label="digit")
-    save_figure(fig, folder, "codes_2d")
-    save_metrics(folder, metrics)
+    common.save_figure(fig, folder, "codes_2d")
+    common.save_metrics(folder, metrics)
     return metrics
 
 

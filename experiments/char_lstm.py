@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
-import common
 import jax
 import numpy as np
 import optax
 
 import fnnet as fn
+from experiments import common
 from fnnet.data import CharVocabulary, language_model_windows, load_text
 
 # Defaults (each is a command-line option).
@@ -28,10 +28,12 @@ DEFAULTS = dict(
     hidden_size=256,  # LSTM state size
     sample_chars=400,
 )
-TEMPERATURES = (0.5, 0.8, 1.0)
+TEMPERATURES = (0.5, 0.8, 1.0)  # of the printed samples
+BITS = math.log(2)  # nats per bit: the loss is in nats
 
 
 def build_parser():
+    """The options of this experiment."""
     parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     for name in ("seq_len", "embed", "hidden_size", "sample_chars"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=DEFAULTS[name])
@@ -40,6 +42,7 @@ def build_parser():
 
 
 def main(argv=None) -> dict:
+    """Train the language model, report validation bits per character and sampled text."""
     args = build_parser().parse_args(argv)
     out = common.output_dir(args, "char_lstm")
     text = load_text(None if args.data_dir is None else f"{args.data_dir}/text/tinyshakespeare/input.txt")
@@ -57,13 +60,10 @@ def main(argv=None) -> dict:
     schedule = optax.cosine_decay_schedule(args.learning_rate, steps, alpha=0.1)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
-    def log(epoch, state, logs):
-        common.report(
-            args,
-            f"epoch {epoch + 1}: train {logs['loss'] / math.log(2):.3f} bpc, "
-            f"validation {logs['val_loss'] / math.log(2):.3f} bpc ({logs['seconds']:.0f} s)",
-        )
-
+    log = common.epoch_logger(
+        args,
+        lambda logs: f"train {logs['loss'] / BITS:.3f} bpc, validation {logs['val_loss'] / BITS:.3f} bpc",
+    )
     result = fn.fit(
         model, fn.losses.softmax_cross_entropy, optimizer, x_train, y_train,
         key=jax.random.key(args.seed), epochs=args.epochs, batch_size=args.batch_size,
@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
     )  # fmt: skip
     history = result.history
     params = result.state.params
-    bpc = [v / math.log(2) for v in history["val_loss"]]
+    bpc = [v / BITS for v in history["val_loss"]]
     prompt = np.tile(vocab.encode(args.prompt)[None, :], (2, 1))
     samples = {}
     for i, t in enumerate(TEMPERATURES):
@@ -84,20 +84,15 @@ def main(argv=None) -> dict:
         "budget": f"{result.steps} steps of {args.batch_size} x {args.seq_len} characters "
         f"({args.epochs} epochs), {sum(history['seconds']):.0f} s",
         "history_val_bpc": bpc,
-        "history_train_bpc": [v / math.log(2) for v in history["loss"]],
+        "history_train_bpc": [v / BITS for v in history["loss"]],
         "vocabulary_size": vocab.size,
         "samples": samples,
     }
     common.report(args, f"validation bits per character: {bpc[-1]:.3f} after {metrics['budget']}")
 
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    epochs = range(1, len(bpc) + 1)
-    ax.plot(epochs, metrics["history_train_bpc"], label="train")
-    ax.plot(epochs, bpc, label="validation")
-    ax.set(xlabel="epoch", ylabel="bits per character", title="char LSTM on tiny-shakespeare")
-    ax.legend()
+    fig, ax = common.subplots(figsize=(5, 3.2))
+    curves = {"train": metrics["history_train_bpc"], "validation": bpc}
+    common.plot_curves(ax, curves, ylabel="bits per character", title="char LSTM on tiny-shakespeare")
     common.save_figure(fig, out, "char_lstm_bpc")
     (out / "samples.txt").write_text("\n\n".join(f"[T={t}]\n{s[0]}" for t, s in samples.items()))
     common.save_metrics(out, metrics)

@@ -1,9 +1,18 @@
-"""What every experiment script shares: the standard options, the output folder, saving results.
+"""What every experiment shares: the standard options, the output folder, saving results, the plots.
 
-An experiment is a script ``experiments/<name>.py`` whose module docstring's first line describes it,
-with ``build_parser()`` returning its argparse parser (made with ``base_parser``) and
-``main(argv=None) -> dict`` that runs it, prints its results unless ``--quiet``, writes its figures as PNG
-and its metrics as JSON into ``--out-dir``, and returns the metrics.
+An experiment is a module ``experiments/<name>.py`` whose docstring's first line describes it, with
+``build_parser()`` returning its argparse parser (made with ``base_parser``) and ``main(argv=None) ->
+dict`` that runs it, prints its results unless ``--quiet``, writes its figures as PNG and its metrics as
+JSON into ``--out-dir``, and returns the metrics. It imports this module as ``from experiments import
+common`` and runs as ``python -m experiments.<name>`` from the repository root.
+
+The shared plumbing:
+
+- ``epoch_logger(args, line)``: the ``fit`` callback that reports one line per epoch;
+- ``plot_curves(ax, {label: values})``: curves against the epoch on one panel;
+- ``learning_curves(history, names)``: a figure with train and validation curves per metric;
+- ``image_grid(images, rows, title)``: 28 x 28 digits (or weights) tiled in one picture;
+- ``subplots(...)`` / ``save_figure(fig, folder, name)``: matplotlib, imported only when plotting.
 """
 
 from __future__ import annotations
@@ -12,11 +21,9 @@ import argparse
 import json
 import os
 import pathlib
-import sys
+from collections.abc import Callable, Mapping, Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # runnable as `python experiments/x.py` from a checkout
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
 
 def base_parser(description: str, **defaults) -> argparse.ArgumentParser:
@@ -59,6 +66,102 @@ def save_metrics(folder: pathlib.Path, metrics: dict) -> pathlib.Path:
     path = folder / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2, default=float) + "\n")
     return path
+
+
+def epoch_logger(args: argparse.Namespace, line: str | Callable[[Mapping], str]) -> Callable:
+    """A ``fit`` callback that reports ``epoch N: <line> (S s)`` after every epoch, unless ``--quiet``.
+
+    Args:
+        args: the parsed options (for ``--quiet``).
+        line: a format string over the epoch's logs (``"loss {loss:.4f}"``) or a function of the logs.
+
+    Returns:
+        ``log(epoch, state, logs)``, which never stops training.
+    """
+    describe = line.format_map if isinstance(line, str) else line
+
+    def log(epoch, state, logs):
+        report(args, f"epoch {epoch + 1}: {describe(logs)} ({logs['seconds']:.0f} s)")
+
+    return log
+
+
+def subplots(*args, **kwargs):
+    """``matplotlib.pyplot.subplots``, imported on first use (experiments that never plot skip it)."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def plot_curves(
+    ax,
+    curves: Mapping[str, Sequence[float]],
+    *,
+    x: Sequence[float] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str | None = None,
+    title: str | None = None,
+    **style,
+) -> None:
+    """Draw each ``{label: values}`` curve on ``ax`` against ``x`` (default 1, 2, ..., n).
+
+    A legend is drawn when there is more than one curve; ``style`` goes to every ``ax.plot``.
+    """
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1) if x is None else x, values, label=label, **style)
+    ax.set(xlabel=xlabel, **{k: v for k, v in (("ylabel", ylabel), ("title", title)) if v is not None})
+    if len(curves) > 1:
+        ax.legend()
+
+
+def learning_curves(
+    history: Mapping[str, Sequence[float]],
+    names: Sequence[str] = ("loss",),
+    *,
+    val_label: str = "validation",
+    ylabels: Sequence[str] | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+):
+    """The learning curves of a ``fit`` history: one panel per metric, train and validation per epoch.
+
+    Args:
+        history: ``FitResult.history``; ``history[name]`` is the train curve, ``history["val_" + name]``
+            (when present) the validation one, ``history["epoch"]`` (when present) the x axis.
+        names: the metrics to draw, one panel each.
+        val_label: the legend's name for the validation curves (``"test"`` when they are test scores).
+        ylabels: the panels' y-axis labels (default: the names).
+        title: the figure's title.
+        figsize: default 5 x 3.5 inches per panel.
+
+    Returns:
+        The matplotlib figure (save it with ``save_figure``).
+    """
+    fig, axes = subplots(1, len(names), figsize=figsize or (5 * len(names), 3.5), squeeze=False)
+    for ax, name, ylabel in zip(axes[0], names, ylabels or names, strict=True):
+        curves = {"train": history[name]}
+        if "val_" + name in history:
+            curves[val_label] = history["val_" + name]
+        plot_curves(ax, curves, x=history.get("epoch"), ylabel=ylabel)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def image_grid(images, rows: int, title: str, *, inches: float | None = None, **imshow):
+    """A figure of 28 x 28 images ``[N, 784]`` tiled ``rows`` high as one grey picture.
+
+    ``inches`` is the picture's width (default half an inch per tile); ``imshow`` goes to ``ax.imshow``
+    (``vmin=0, vmax=1`` for pixels, nothing to scale weights to their own range).
+    """
+    cols = len(images) // rows
+    tiles = np.asarray(images[: rows * cols]).reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3)
+    width = inches or 0.5 * cols
+    fig, ax = subplots(figsize=(width, width * rows / cols + 0.3))
+    ax.imshow(tiles.reshape(rows * 28, cols * 28), cmap="gray", **imshow)  # [rows * 28, cols * 28]
+    ax.set_title(title)
+    ax.axis("off")
+    return fig
 
 
 def save_figure(fig, folder: pathlib.Path, name: str) -> pathlib.Path:

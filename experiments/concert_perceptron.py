@@ -10,21 +10,25 @@ from __future__ import annotations
 import jax
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 
 TABLE = np.array(
     # weather, transit, friend, go
     [[1, 1, 1, 1], [1, 1, 0, 1], [1, 0, 1, 1], [1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
     np.float32,
 )
-DEFAULTS = dict(epochs=2000, learning_rate=0.5)  # gradient descent: full-batch steps and step size
+# Defaults (each is a command-line option); the perceptron rule has none of its own.
+DEFAULTS = dict(
+    epochs=2000,  # gradient descent: full-batch steps on the seven rows
+    learning_rate=0.5,  # gradient descent: the SGD step size
+)
 
 
 def build_parser():
     """The options of this experiment."""
-    return base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    return common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
 
 
 def main(argv=None) -> dict:
@@ -50,7 +54,7 @@ def main(argv=None) -> dict:
     )
     gd_params = fitted.state.params["0"]
     gd_acc = float(np.mean((np.asarray(model.apply(fitted.state.params, x))[:, 0] > 0.5) == y))
-    report(
+    common.report(
         args,
         f"perceptron rule: converged={rule.converged} after {len(rule.errors)} epochs "
         f"(errors per epoch {rule.errors}); weights {np.round(rule.params['kernel'][:, 0], 2)}, "
@@ -59,17 +63,18 @@ def main(argv=None) -> dict:
         f"{np.round(gd_params['kernel'][:, 0], 2)}, threshold {-float(gd_params['bias'][0]):.2f}; "
         f"accuracy {gd_acc:.0%}",
     )
-    folder = output_dir(args, "concert_perceptron")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    a.plot(rule.errors, marker="o")
-    a.set(title="perceptron rule", xlabel="epoch", ylabel="misclassified rows")
-    b.plot(fitted.history["loss"])
-    b.set(title="gradient descent", xlabel="step", ylabel="cross-entropy", yscale="log")
-    save_figure(fig, folder, "concert_training")
+    folder = common.output_dir(args, "concert_perceptron")
+    fig, (a, b) = common.subplots(1, 2, figsize=(9, 3))
+    common.plot_curves(
+        a, {"rule": rule.errors}, ylabel="misclassified rows", title="perceptron rule", marker="o"
+    )
+    common.plot_curves(
+        b, {"sgd": fitted.history["loss"]}, xlabel="step", ylabel="cross-entropy", title="gradient descent"
+    )
+    b.set(yscale="log")
+    common.save_figure(fig, folder, "concert_training")
     metrics = {"rule_accuracy": rule_acc, "rule_epochs": len(rule.errors), "gd_accuracy": gd_acc}
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

@@ -12,9 +12,9 @@ import time
 import jax
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 from fnnet.unsupervised import dbn_mlp, pretrain_dbn
 
 DEFAULTS = dict(
@@ -31,7 +31,7 @@ DEFAULTS = dict(
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--hidden", type=int, nargs="+", default=list(DEFAULTS["hidden"]))
     for name in ("rbm_epochs", "few_labels", "few_label_epochs"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=DEFAULTS[name])
@@ -63,7 +63,7 @@ def fine_tune(args, model, params, x, y, x_test, y_test, epochs):
 def main(argv=None) -> dict:
     """Pre-train the DBN, fine-tune it and the random-init MLP, plot the features and curves."""
     args = build_parser().parse_args(argv)
-    folder = output_dir(args, "dbn_mnist")
+    folder = common.output_dir(args, "dbn_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     x, x_test = data.x_train.reshape(-1, 784), data.x_test.reshape(-1, 784)
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def main(argv=None) -> dict:
     pretrain_minutes = (time.perf_counter() - started) / 60
     recon = [h["reconstruction_error"] for h in dbn.histories]
     changes = "; ".join(f"{r[0]:.4f} -> {r[-1]:.4f}" for r in recon)
-    report(args, f"pre-training {pretrain_minutes:.1f} min; reconstruction error {changes}")
+    common.report(args, f"pre-training {pretrain_minutes:.1f} min; reconstruction error {changes}")
     regimes = {
         "all_labels": (len(x), args.epochs),
         f"{args.few_labels}_labels": (args.few_labels, args.few_label_epochs),
@@ -97,39 +97,29 @@ def main(argv=None) -> dict:
             "random_accuracy": runs["random"][-1],
         }
         curves[name] = runs
-        report(
+        common.report(
             args,
             f"{name} ({epochs} epochs): test accuracy DBN-initialised {runs['dbn'][-1]:.4f}, "
             f"random init {runs['random'][-1]:.4f}",
         )
 
-    import matplotlib.pyplot as plt
-
     side = int(np.sqrt(min(100, args.hidden[0])))
-    kernel = np.asarray(dbn.rbms[0]["kernel"])[:, : side * side].T.reshape(side, side, 28, 28)
-    fig, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(kernel.transpose(0, 2, 1, 3).reshape(side * 28, side * 28), cmap="gray")
-    ax.set_title(f"first RBM: weights of {side * side} hidden units")
-    ax.axis("off")
-    save_figure(fig, folder, "first_layer_features")
-    fig, axes = plt.subplots(1, len(curves) + 1, figsize=(5 * (len(curves) + 1), 3.5))
-    for i, r in enumerate(recon):
-        axes[0].plot(range(1, len(r) + 1), r, marker="o", label=f"RBM {i + 1}")
-    axes[0].set(title="CD-1 reconstruction error", xlabel="epoch")
-    axes[0].legend()
+    kernel = np.asarray(dbn.rbms[0]["kernel"])[:, : side * side].T  # [side * side, 784]
+    title = f"first RBM: weights of {side * side} hidden units"
+    common.save_figure(common.image_grid(kernel, side, title, inches=6), folder, "first_layer_features")
+    fig, axes = common.subplots(1, len(curves) + 1, figsize=(5 * (len(curves) + 1), 3.5))
+    rbms = {f"RBM {i + 1}": r for i, r in enumerate(recon)}
+    common.plot_curves(axes[0], rbms, title="CD-1 reconstruction error", marker="o")
     for ax, (name, runs) in zip(axes[1:], curves.items()):
-        for init, accuracy in runs.items():
-            ax.plot(range(1, len(accuracy) + 1), accuracy, marker=".", label=init)
-        ax.set(title=f"fine-tuning, {name}", xlabel="epoch", ylabel="test accuracy")
-        ax.legend()
-    save_figure(fig, folder, "pretraining_and_fine_tuning")
+        common.plot_curves(ax, runs, ylabel="test accuracy", title=f"fine-tuning, {name}", marker=".")
+    common.save_figure(fig, folder, "pretraining_and_fine_tuning")
     metrics = {
         "hidden": args.hidden,
         "pretrain_minutes": pretrain_minutes,
         "reconstruction_error": recon,
         "fine_tuning": results,
     }
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

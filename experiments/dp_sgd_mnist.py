@@ -12,38 +12,33 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-try:
-    from experiments.common import base_parser, output_dir, report, save_figure, save_metrics
-except ImportError:  # run as `python experiments/dp_sgd_mnist.py`
-    from common import base_parser, output_dir, report, save_figure, save_metrics
-
 import fnnet as fn
+from experiments import common
 from fnnet.training.privacy import make_dp_step_fn, rdp_epsilon
 from fnnet.training.progress import resolve
 
-# Defaults (override on the command line):
-EPOCHS = 3  # passes over the training set
-BATCH_SIZE = 256  # examples per step (the sampling rate is BATCH_SIZE / N)
-LEARNING_RATE = 0.1  # SGD step size, shared by both runs
-HIDDEN = 256  # width of the hidden layer of the 784-HIDDEN-10 MLP
-L2_NORM_CLIP = 1.0  # per-example gradient norm bound C
-NOISE_MULTIPLIER = 1.1  # sigma: noise std is sigma * C on the summed gradient
-DELTA = 1e-5  # the delta of (epsilon, delta)-DP
-TRAIN_SIZE = 60000  # use the first N training images (smaller for a quick run)
+# Defaults (each is a command-line option).
+DEFAULTS = dict(
+    epochs=3,  # passes over the training set
+    batch_size=256,  # examples per step (the sampling rate is batch_size / N)
+    learning_rate=0.1,  # SGD step size, shared by both runs
+    hidden=256,  # width of the hidden layer of the 784-hidden-10 MLP
+    l2_norm_clip=1.0,  # per-example gradient norm bound C
+    noise_multiplier=1.1,  # sigma: noise std is sigma * C on the summed gradient
+    delta=1e-5,  # the delta of (epsilon, delta)-DP
+    train_size=60000,  # use the first N training images (smaller for a quick run)
+)
 
 
 def build_parser():
-    parser = base_parser(
-        __doc__.splitlines()[0], epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE
-    )
-    parser.add_argument("--hidden", type=int, default=HIDDEN)
-    parser.add_argument("--l2-norm-clip", type=float, default=L2_NORM_CLIP)
-    parser.add_argument("--noise-multiplier", type=float, default=NOISE_MULTIPLIER)
-    parser.add_argument("--delta", type=float, default=DELTA)
-    parser.add_argument("--train-size", type=int, default=TRAIN_SIZE)
+    """The options of this experiment."""
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    for name in ("hidden", "train_size"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=DEFAULTS[name])
+    for name in ("l2_norm_clip", "noise_multiplier", "delta"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=DEFAULTS[name])
     return parser
 
 
@@ -67,15 +62,19 @@ def train(step, state, data, args, label):
         accuracies.append(float(jnp.mean(jnp.argmax(out, -1) == y_test)))
         if progress is not None:
             progress.epoch_end(e, {"loss": float(jnp.mean(logs["loss"])), "test_acc": accuracies[-1]})
-    report(args, f"{label}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - started:.1f} s)")
+    common.report(
+        args, f"{label}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - started:.1f} s)"
+    )
     return accuracies, time.perf_counter() - started
 
 
 def model_of(args):
+    """The 784-hidden-10 ReLU MLP both runs train."""
     return fn.Sequential(fn.Dense(args.hidden), fn.activations.relu, fn.Dense(10))
 
 
 def main(argv=None) -> dict:
+    """Train the same MLP without and with DP-SGD; report both accuracies and the privacy budget."""
     args = build_parser().parse_args(argv)
     mnist = fn.data.load_mnist("mnist", args.data_dir)
     x = jnp.asarray(mnist.x_train[: args.train_size].reshape(-1, 784))
@@ -93,21 +92,18 @@ def main(argv=None) -> dict:
     acc_dp, sec_dp = train(private, state, data, args, "DP-SGD")
     steps = args.epochs * (len(x) // args.batch_size)
     epsilon = rdp_epsilon(args.noise_multiplier, args.batch_size / len(x), steps, args.delta)
-    report(args, f"DP-SGD: epsilon {epsilon:.2f} at delta {args.delta:g} after {steps} steps")
+    common.report(args, f"DP-SGD: epsilon {epsilon:.2f} at delta {args.delta:g} after {steps} steps")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = output_dir(args, "dp_sgd_mnist")
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    epochs = np.arange(1, args.epochs + 1)
-    ax.plot(epochs, acc_plain, "o-", label="non-private SGD")
-    ax.plot(epochs, acc_dp, "s-", label=f"DP-SGD (sigma={args.noise_multiplier}, eps={epsilon:.2f})")
-    ax.set(xlabel="epoch", ylabel="test accuracy", title="MNIST MLP: private vs non-private")
-    ax.legend()
-    save_figure(fig, folder, "accuracy")
+    folder = common.output_dir(args, "dp_sgd_mnist")
+    fig, ax = common.subplots(figsize=(5, 3.5))
+    curves = {
+        "non-private SGD": acc_plain,
+        f"DP-SGD (sigma={args.noise_multiplier}, eps={epsilon:.2f})": acc_dp,
+    }
+    common.plot_curves(
+        ax, curves, ylabel="test accuracy", title="MNIST MLP: private vs non-private", marker="o"
+    )
+    common.save_figure(fig, folder, "accuracy")
     metrics = {
         "test_accuracy_non_private": acc_plain[-1],
         "test_accuracy_dp_sgd": acc_dp[-1],
@@ -121,7 +117,7 @@ def main(argv=None) -> dict:
         "seconds_non_private": sec_plain,
         "seconds_dp_sgd": sec_dp,
     }
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

@@ -10,12 +10,12 @@ squares. Reports test RMSE in the series' units and plots forecast against actua
 
 from __future__ import annotations
 
-import common  # noqa: F401  (puts the repo root on sys.path)
 import jax
 import numpy as np
 import optax
 
 import fnnet as fn
+from experiments import common
 from fnnet.data import SERIES, Standardizer, load_series, sliding_windows, time_ordered_split
 
 # Defaults (each is a command-line option).
@@ -31,6 +31,7 @@ SETTINGS = {"airline-passengers": (24, True), "monthly-sunspots": (48, False)}
 
 
 def build_parser():
+    """The options of this experiment."""
     parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--hidden-size", type=int, default=DEFAULTS["hidden_size"])
     parser.add_argument("--test-fraction", type=float, default=DEFAULTS["test_fraction"])
@@ -44,10 +45,12 @@ def last_value(x):
 
 
 def rmse(a, b) -> float:
+    """Root mean squared difference, as a float."""
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
 def run_series(args, name, out):
+    """Fit the baselines and both networks on one series; plot the forecasts; return their RMSE."""
     window, use_log = SETTINGS[name]
     period = SERIES[name][1]
     raw = load_series(name, args.data_dir).astype(np.float64)
@@ -83,9 +86,7 @@ def run_series(args, name, out):
         forecasts[label] = unscale(fn.predict(model, result.state.params, x_te))
     scores = {label: rmse(f, actual) for label, f in forecasts.items()}
 
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, ax = common.subplots(figsize=(9, 3.5))
     start = len(raw) - len(actual)
     ax.plot(np.arange(len(raw)), raw, color="0.6", lw=1, label="actual")
     for label, f in forecasts.items():
@@ -102,6 +103,7 @@ def run_series(args, name, out):
 
 
 def main(argv=None) -> dict:
+    """Forecast each ``--series``; report and save the test RMSE of every model."""
     args = build_parser().parse_args(argv)
     out = common.output_dir(args, "forecast")
     metrics = {}

@@ -13,11 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
-from mnist_classifier import MODEL as CLASSIFIER
-from mnist_classifier import load_or_train
 
 import fnnet as fn
+from experiments import common, mnist_classifier
 from fnnet.unsupervised import gan, make_epoch_fn
 
 DEFAULTS = dict(
@@ -40,7 +38,7 @@ DEFAULTS = dict(
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     for name in ("latent_size", "checkpoint_every", "samples", "classifier_epochs", "train_size"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=DEFAULTS[name])
     parser.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
@@ -73,23 +71,12 @@ def networks(use_minibatch_stddev: bool = True):
     return fn.Sequential(*g_layers, fn.Dense(784), fn.activations.tanh), fn.Sequential(*d_layers, fn.Dense(1))
 
 
-def image_grid(images, rows, title):
-    """A matplotlib figure of ``images`` ``[N, 784]`` in [0, 1] as a grid with ``rows`` rows."""
-    import matplotlib.pyplot as plt
-
-    cols = len(images) // rows
-    tiles = np.asarray(images[: rows * cols]).reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3)
-    fig, ax = plt.subplots(figsize=(cols * 0.5, rows * 0.5 + 0.3))
-    ax.imshow(tiles.reshape(rows * 28, cols * 28), cmap="gray", vmin=0, vmax=1)
-    ax.set_title(title)
-    ax.axis("off")
-    return fig
-
-
 def score(generator, g_params, classifier_params, key, n, latent_size):
     """Label ``n`` samples with the classifier: ``(class fractions [10], mean top-class probability)``."""
     samples = gan.sample_generator(generator, g_params, key, n, latent_size)
-    probs = np.asarray(jax.nn.softmax(fn.predict(CLASSIFIER, classifier_params, (samples + 1) / 2)))
+    probs = np.asarray(
+        jax.nn.softmax(fn.predict(mnist_classifier.MODEL, classifier_params, (samples + 1) / 2))
+    )
     return np.bincount(probs.argmax(-1), minlength=10) / n, float(probs.max(-1).mean())
 
 
@@ -106,17 +93,20 @@ def checkpoint(args, folder, generator, carry, classifier_params, key, epoch):
             "class_fractions": fractions.round(3).tolist(),
         }
     samples = gan.sample_generator(generator, carry[1], jax.random.fold_in(key, 7), 64, args.latent_size)
-    save_figure(image_grid((samples + 1) / 2, 8, f"epoch {epoch}"), folder, f"samples_epoch_{epoch:03d}")
+    grid = common.image_grid((samples + 1) / 2, 8, f"epoch {epoch}", vmin=0, vmax=1)
+    common.save_figure(grid, folder, f"samples_epoch_{epoch:03d}")
     return point
 
 
 def main(argv=None) -> dict:
     """Train the GAN, save sample grids at checkpoints, and label 1,000 samples with a classifier."""
     args = build_parser().parse_args(argv)
-    folder = output_dir(args, "gan_mnist")
+    folder = common.output_dir(args, "gan_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
-    classifier_params, accuracy = load_or_train(folder, data, args.classifier_epochs, args.seed)
-    report(args, f"classifier test accuracy {accuracy:.4f}")
+    classifier_params, accuracy = mnist_classifier.load_or_train(
+        folder, data, args.classifier_epochs, args.seed
+    )
+    common.report(args, f"classifier test accuracy {accuracy:.4f}")
     x = jnp.asarray(data.x_train[: args.train_size].reshape(-1, 784) * 2 - 1)  # [N, 784] in [-1, 1]
     generator, discriminator = networks(bool(args.minibatch_stddev))
     g_opt = optax.adam(args.learning_rate, b1=0.5)
@@ -150,10 +140,11 @@ def main(argv=None) -> dict:
                 for g in ("raw", "average")
             )
             losses = ", ".join(f"{k} {v[-1]:.3f}" for k, v in history.items())
-            report(args, f"epoch {epoch} ({minutes:.1f} min): {losses}{scores}")
+            common.report(args, f"epoch {epoch} ({minutes:.1f} min): {losses}{scores}")
         if last:
             break
-    np.savez(folder / "generator.npz", **{"/".join(p): np.asarray(v) for p, v in _flat(carry[1])})
+    leaves = jax.tree_util.tree_leaves_with_path(carry[1])  # the averaged generator, "0/kernel": array
+    np.savez(folder / "generator.npz", **{"/".join(k.key for k in path): np.asarray(v) for path, v in leaves})
     final = checkpoints[-1]["average"]
     metrics = {
         "epochs": epoch,
@@ -165,24 +156,16 @@ def main(argv=None) -> dict:
         "final_losses": {k: v[-1] for k, v in history.items()},
     }
     metrics["passes"] = final["min_class_fraction"] >= 0.03 and final["mean_top_probability"] >= 0.9
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = common.subplots(1, 2, figsize=(10, 3.5))
     axes[0].bar(range(10), final["class_fractions"])
     axes[0].axhline(0.03, color="r", ls="--")
     axes[0].set(title="classifier labels of generated digits", xlabel="digit", ylabel="fraction")
-    for name in ("d_loss", "g_loss"):
-        axes[1].plot(range(1, epoch + 1), history[name], label=name)
-    axes[1].set(title="losses per epoch", xlabel="epoch")
-    axes[1].legend()
-    save_figure(fig, folder, "class_coverage_and_losses")
-    save_metrics(folder, metrics)
+    common.plot_curves(
+        axes[1], {name: history[name] for name in ("d_loss", "g_loss")}, title="losses per epoch"
+    )
+    common.save_figure(fig, folder, "class_coverage_and_losses")
+    common.save_metrics(folder, metrics)
     return metrics
-
-
-def _flat(tree, prefix=()):
-    for name, value in tree.items():
-        yield from _flat(value, (*prefix, name)) if isinstance(value, dict) else [((*prefix, name), value)]
 
 
 if __name__ == "__main__":

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 
 WEIGHT = np.array([0.5, 2.3, 2.9])
 HEIGHT = np.array([1.4, 1.9, 3.2])
 SLOPE = 0.64  # held fixed: the intercept is the one parameter
-DEFAULTS = dict(learning_rate=0.1, tol=0.001, max_steps=1000, start=0.0)
+# Defaults (each is a command-line option): the course's rule and stopping criteria.
+DEFAULTS = dict(
+    learning_rate=0.1,  # step = learning rate x slope
+    tol=0.001,  # stop when the step is smaller than this
+    max_steps=1000,  # ... or after this many steps
+    start=0.0,  # the initial intercept
+)
 
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--tol", type=float, default=DEFAULTS["tol"])
     parser.add_argument("--max-steps", type=int, default=DEFAULTS["max_steps"])
     parser.add_argument("--start", type=float, default=DEFAULTS["start"], help="initial intercept")
@@ -49,12 +55,10 @@ def main(argv=None) -> dict:
         f"{'converged' if result.converged else 'stopped at max steps'} after {len(result.history)} steps: "
         f"intercept {float(result.params):.4f} (least squares: {exact:.4f})"
     )
-    report(args, *lines)
-    folder = output_dir(args, "gradient_descent")
-    import matplotlib.pyplot as plt
-
+    common.report(args, *lines)
+    folder = common.output_dir(args, "gradient_descent")
     b = np.linspace(-0.5, 2.0, 200)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = common.subplots(figsize=(6, 4))
     ax.plot(b, [float(ssr(v)) for v in b], label="SSR(intercept)")
     ax.plot(
         [float(h.params) for h in result.history],
@@ -66,14 +70,14 @@ def main(argv=None) -> dict:
     )
     ax.set(xlabel="intercept", ylabel="sum of squared residuals")
     ax.legend()
-    save_figure(fig, folder, "gradient_descent")
+    common.save_figure(fig, folder, "gradient_descent")
     metrics = {
         "steps": len(result.history),
         "intercept": float(result.params),
         "least_squares": exact,
         "converged": bool(result.converged),
     }
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

@@ -7,9 +7,9 @@ MLP on MNIST >= 98.0%, CNN on Fashion-MNIST >= 90.0% test accuracy. Figures: los
 curves, confusion matrix, first-layer filters and (CNN) the feature maps of one test image after
 each conv block.
 
-    PYTHONPATH=. python experiments/mnist.py --model cnn                     # ~99.1%, 5 epochs
-    PYTHONPATH=. python experiments/mnist.py --model mlp                     # ~98.2%, 12 epochs
-    PYTHONPATH=. python experiments/mnist.py --model cnn --dataset fashion-mnist   # ~91%, 10 epochs
+    python -m experiments.mnist --model cnn                            # ~99.1%, 5 epochs
+    python -m experiments.mnist --model mlp                            # ~98.2%, 12 epochs
+    python -m experiments.mnist --model cnn --dataset fashion-mnist    # ~91%, 10 epochs
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import time
 import jax
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 
-# Defaults per (model, dataset): epochs, dropout rate, and the accuracy the issue asks for.
+# Defaults (each is a command-line option). Per (model, dataset): epochs, the dropout rate before the
+# output layer(s), and the test accuracy the run should reach.
 DEFAULTS = {
     ("cnn", "mnist"): dict(epochs=5, dropout=0.0, target=0.990),
     ("mlp", "mnist"): dict(epochs=12, dropout=0.2, target=0.980),
@@ -32,6 +33,7 @@ DEFAULTS = {
 }
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3  # Adam
+# Class names for the confusion matrix.
 CLASSES = {
     "mnist": [str(i) for i in range(10)],
     "fashion-mnist": "T-shirt Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Boot".split(),
@@ -40,7 +42,7 @@ CLASSES = {
 
 def build_parser():
     """The options: ``--model``, ``--dataset``, ``--train-subset``, ... plus the common ones."""
-    parser = base_parser(__doc__.splitlines()[0], batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
+    parser = common.base_parser(__doc__.splitlines()[0], batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
     parser.set_defaults(epochs=None)
     parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
@@ -75,39 +77,29 @@ def build_model(kind: str, dropout: float) -> fn.Sequential:
 
 def figures(folder, model, params, history, confusion, x_image, classes, kind):
     """Curves, confusion matrix, first-layer filters and (CNN) feature maps, saved as PNG."""
-    import matplotlib.pyplot as plt
+    curves = common.learning_curves(history, ("loss", "accuracy"), val_label="test", figsize=(10, 3.5))
+    common.save_figure(curves, folder, "curves")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    epochs = history["epoch"]
-    axes[0].plot(epochs, history["loss"], label="train")
-    axes[0].plot(epochs, history["val_loss"], label="test")
-    axes[1].plot(epochs, history["accuracy"], label="train")
-    axes[1].plot(epochs, history["val_accuracy"], label="test")
-    for ax, name in zip(axes, ["loss", "accuracy"], strict=True):
-        ax.set(xlabel="epoch", ylabel=name)
-        ax.legend()
-    save_figure(fig, folder, "curves")
-
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = common.subplots(figsize=(6, 5))
     ax.imshow(confusion, cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         ax.text(j, i, int(count), ha="center", va="center", fontsize=6)
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
     ax.set_xticklabels(classes, rotation=90)
     ax.set_yticklabels(classes)
-    save_figure(fig, folder, "confusion")
+    common.save_figure(fig, folder, "confusion")
 
     kernel = np.asarray(params["0" if kind == "cnn" else "1"]["kernel"])
     filters = kernel[:, :, 0, :].transpose(2, 0, 1) if kind == "cnn" else kernel.T.reshape(-1, 28, 28)
-    fig, axes = plt.subplots(4, 8, figsize=(8, 4))
+    fig, axes = common.subplots(4, 8, figsize=(8, 4))
     for ax, f in zip(axes.flat, filters, strict=False):
         ax.imshow(f, cmap="RdBu")
         ax.axis("off")
-    save_figure(fig, folder, "first_layer_filters")
+    common.save_figure(fig, folder, "first_layer_filters")
 
     if kind == "cnn":
         blocks = [3, 6]  # outputs after conv-relu-pool blocks 1 and 2
-        fig, axes = plt.subplots(3, 8, figsize=(8, 3.2))
+        fig, axes = common.subplots(3, 8, figsize=(8, 3.2))
         axes[0, 0].imshow(x_image[0, ..., 0], cmap="gray")
         for row, depth in enumerate(blocks, start=1):
             sub = fn.Sequential(*model.layers[:depth])
@@ -116,7 +108,7 @@ def figures(folder, model, params, history, confusion, x_image, classes, kind):
                 axes[row, col].imshow(maps[0, ..., col], cmap="viridis")
         for ax in axes.flat:
             ax.axis("off")
-        save_figure(fig, folder, "feature_maps")
+        common.save_figure(fig, folder, "feature_maps")
 
 
 def main(argv=None) -> dict:
@@ -133,7 +125,7 @@ def main(argv=None) -> dict:
     metrics = {"accuracy": fn.metrics.accuracy}
     started = time.perf_counter()
     # Per-step dispatch, not fused=True: on XLA:CPU the conv net inside the epoch's lax.scan ran
-    # ~20x slower per step (400 vs 19 ms at batch 32, measured here; see notes/conv.md).
+    # ~20x slower per step (400 vs 19 ms at batch 32, measured on 2 CPU cores).
     result = fn.fit(
         model, loss, optax.adam(args.learning_rate), x_train, y_train,
         key=jax.random.key(args.seed), epochs=epochs, batch_size=args.batch_size,
@@ -159,12 +151,12 @@ def main(argv=None) -> dict:
         "history": history,
     }
     out["reached_target"] = out["test_accuracy"] >= out["target_accuracy"]
-    folder = output_dir(args, f"mnist_{args.model}_{args.dataset}")
+    folder = common.output_dir(args, f"mnist_{args.model}_{args.dataset}")
     if not args.no_figures:
         classes = CLASSES[args.dataset]
         figures(folder, model, state.params, history, confusion, x_test[:1], classes, args.model)
-    save_metrics(folder, out)
-    report(
+    common.save_metrics(folder, out)
+    common.report(
         args,
         f"{args.model} on {args.dataset}: test accuracy {out['test_accuracy']:.4f} "
         f"(target {out['target_accuracy']:.3f}) after {out['epochs']} epochs, {result.steps} steps",

@@ -10,17 +10,23 @@ from __future__ import annotations
 import jax
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 from fnnet import losses, metrics
 
-DEFAULTS = dict(epochs=60, batch_size=32, learning_rate=3e-3, hidden=64)
+# Defaults (each is a command-line option), shared by the three networks.
+DEFAULTS = dict(
+    epochs=60,  # passes over each training split
+    batch_size=32,
+    learning_rate=3e-3,  # Adam
+    hidden=64,  # ReLU units of the one hidden layer
+)
 
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--hidden", type=int, default=DEFAULTS["hidden"])
     return parser
 
@@ -86,20 +92,17 @@ def main(argv=None) -> dict:
     results["digits"] = {"test_accuracy": accuracy, "baseline_majority_class": majority}
     curves["digits (softmax cross-entropy)"] = run.history
 
-    report(
+    common.report(
         args, *(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in r.items()) for name, r in results.items())
     )
-    folder = output_dir(args, "network_sizing")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    folder = common.output_dir(args, "network_sizing")
+    fig, axes = common.subplots(1, 3, figsize=(13, 3.5))
     for ax, (title, history) in zip(axes, curves.items()):
-        ax.plot(history["loss"], label="train")
-        ax.plot(history["val_loss"], label="test")
-        ax.set(title=title, xlabel="epoch", ylabel="loss")
-        ax.legend()
-    save_figure(fig, folder, "network_sizing_curves")
-    save_metrics(folder, results)
+        common.plot_curves(
+            ax, {"train": history["loss"], "test": history["val_loss"]}, ylabel="loss", title=title
+        )
+    common.save_figure(fig, folder, "network_sizing_curves")
+    common.save_metrics(folder, results)
     return results
 
 

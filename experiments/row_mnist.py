@@ -7,11 +7,11 @@ plots the learning curves.
 
 from __future__ import annotations
 
-import common
 import jax
 import optax
 
 import fnnet as fn
+from experiments import common
 
 # Defaults (each is a command-line option).
 DEFAULTS = dict(
@@ -23,6 +23,7 @@ DEFAULTS = dict(
 
 
 def build_parser():
+    """The options of this experiment."""
     parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--hidden-size", type=int, default=DEFAULTS["hidden_size"])
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
@@ -30,6 +31,7 @@ def build_parser():
 
 
 def main(argv=None) -> dict:
+    """Train the LSTM classifier, report test accuracy per epoch, plot the learning curves."""
     args = build_parser().parse_args(argv)
     out = common.output_dir(args, "row_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
@@ -41,13 +43,7 @@ def main(argv=None) -> dict:
     schedule = optax.cosine_decay_schedule(args.learning_rate, steps)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
-    def log(epoch, state, logs):
-        common.report(
-            args,
-            f"epoch {epoch + 1}: loss {logs['loss']:.4f}  test accuracy {logs['val_accuracy']:.4f}"
-            f"  ({logs['seconds']:.0f} s)",
-        )
-
+    log = common.epoch_logger(args, "loss {loss:.4f}, test accuracy {val_accuracy:.4f}")
     result = fn.fit(
         model, fn.losses.softmax_cross_entropy, optimizer, x_train, y_train,
         key=jax.random.key(args.seed), epochs=args.epochs, batch_size=args.batch_size,
@@ -66,20 +62,11 @@ def main(argv=None) -> dict:
         args, f"final test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs"
     )
 
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    epochs = range(1, metrics["epochs"] + 1)
-    a.plot(epochs, history["loss"], label="train")
-    a.plot(epochs, history["val_loss"], label="test")
-    a.set(xlabel="epoch", ylabel="cross-entropy")
-    a.legend()
-    b.plot(epochs, history["accuracy"], label="train")
-    b.plot(epochs, history["val_accuracy"], label="test")
-    b.axhline(0.97, color="k", ls=":", lw=1)
-    b.set(xlabel="epoch", ylabel="accuracy")
-    b.legend()
-    fig.suptitle("MNIST read row by row by an LSTM")
+    fig = common.learning_curves(
+        history, ("loss", "accuracy"), val_label="test", ylabels=("cross-entropy", "accuracy"),
+        title="MNIST read row by row by an LSTM", figsize=(9, 3.2),
+    )  # fmt: skip
+    fig.axes[1].axhline(0.97, color="k", ls=":", lw=1)
     common.save_figure(fig, out, "row_mnist_curves")
     common.save_metrics(out, metrics)
     return metrics

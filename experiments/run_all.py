@@ -1,6 +1,8 @@
 """Run every course experiment in order: the README's main job (a few minutes on 2 cores).
 
 Each experiment prints its results and writes its figures (PNG) and metrics (JSON) under --out-dir.
+
+    python -m experiments.run_all --out-dir outputs
 """
 
 from __future__ import annotations
@@ -9,10 +11,7 @@ import argparse
 import importlib
 import json
 import pathlib
-import sys
 import time
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 # The main job, in course order; experiments that need ../shared/data are added with their fast settings.
 MAIN_JOB = [
@@ -35,11 +34,12 @@ def main(argv=None) -> dict:
     for name, extra in MAIN_JOB:
         if args.only and name not in args.only:
             continue
+        module = importlib.import_module(f"experiments.{name}")
         if not args.quiet:
-            print(f"\n=== {name}: {importlib.import_module(name).__doc__.splitlines()[0]}", flush=True)
+            print(f"\n=== {name}: {module.__doc__.splitlines()[0]}", flush=True)
         started = time.perf_counter()
         flags = ["--out-dir", args.out_dir, *extra] + (["--quiet"] if args.quiet else [])
-        metrics = importlib.import_module(name).main(flags)
+        metrics = module.main(flags)
         summary[name] = {"seconds": round(time.perf_counter() - started, 1), "metrics": metrics}
     out = pathlib.Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,11 @@ the weighted sum is 1*5 + 0*2 + 1*4 = 9 and y_hat = 9 - 3 = 6 > 0, so the node f
 from __future__ import annotations
 
 import numpy as np
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 
+# The course's numbers (no options besides the common ones).
 INPUTS = (1.0, 0.0, 1.0)  # waves are good, line-up is crowded, no recent shark attack
 WEIGHTS = (5.0, 2.0, 4.0)  # how much each factor matters
 THRESHOLD = 3.0  # the bias is its negative
@@ -18,7 +19,7 @@ THRESHOLD = 3.0  # the bias is its negative
 
 def build_parser():
     """The options of this experiment."""
-    return base_parser(__doc__.splitlines()[0])
+    return common.base_parser(__doc__.splitlines()[0])
 
 
 def main(argv=None) -> dict:
@@ -29,24 +30,22 @@ def main(argv=None) -> dict:
     x = np.array([INPUTS], np.float32)
     y_hat = float(node.weighted_sum(params, x)[0, 0])
     decision = int(node.apply(params, x)[0, 0])
-    report(
+    common.report(
         args,
         f"inputs {INPUTS}, weights {WEIGHTS}, threshold {THRESHOLD}",
         f"y_hat = sum(w * x) - threshold = {y_hat:g} -> output {decision}: "
         + ("go surfing" if decision else "stay home"),
     )
-    folder = output_dir(args, "surfing_node")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
+    folder = common.output_dir(args, "surfing_node")
+    fig, ax = common.subplots(figsize=(5, 3))
     contributions = np.array(WEIGHTS) * np.array(INPUTS)
     ax.bar(["waves", "line-up", "sharks"], contributions, color="tab:blue", label="w * x")
     ax.axhline(THRESHOLD, color="tab:red", linestyle="--", label=f"threshold {THRESHOLD:g}")
     ax.set_title(f"weighted sum {contributions.sum():g}; y_hat = {y_hat:g} -> go surfing")
     ax.legend()
-    save_figure(fig, folder, "surfing_node")
+    common.save_figure(fig, folder, "surfing_node")
     metrics = {"y_hat": y_hat, "decision": decision}
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

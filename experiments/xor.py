@@ -12,18 +12,23 @@ import itertools
 import jax
 import numpy as np
 import optax
-from common import base_parser, output_dir, report, save_figure, save_metrics
 
 import fnnet as fn
+from experiments import common
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 Y = np.array([0, 1, 1, 0], np.float32)
-DEFAULTS = dict(epochs=3000, learning_rate=0.5, hidden=4)
+# Defaults (each is a command-line option).
+DEFAULTS = dict(
+    epochs=3000,  # full-batch SGD steps on the four rows
+    learning_rate=0.5,
+    hidden=4,  # tanh units of the hidden layer
+)
 
 
 def build_parser():
     """The options of this experiment."""
-    parser = base_parser(__doc__.splitlines()[0], **DEFAULTS)
+    parser = common.base_parser(__doc__.splitlines()[0], **DEFAULTS)
     parser.add_argument("--hidden", type=int, default=DEFAULTS["hidden"])
     return parser
 
@@ -58,29 +63,27 @@ def main(argv=None) -> dict:
         fused=True,
     )
     mlp_right = int(np.sum((np.asarray(mlp.apply(fitted.state.params, X))[:, 0] > 0.5) == Y))
-    report(
+    common.report(
         args,
         f"single layer, perceptron rule: converged={rule.converged}, {single_right}/4 right after "
         f"{len(rule.errors)} epochs; best over a weight grid: {grid_best}/4",
         f"one hidden layer ({args.hidden} tanh units): {mlp_right}/4 right, final loss "
         f"{fitted.history['loss'][-1]:.4f}",
     )
-    folder = output_dir(args, "xor")
-    import matplotlib.pyplot as plt
-
+    folder = common.output_dir(args, "xor")
     grid = np.stack(np.meshgrid(np.linspace(-0.5, 1.5, 200), np.linspace(-0.5, 1.5, 200)), -1)
     surfaces = [
         ("single layer (perceptron rule)", np.asarray(node.apply(rule.params, grid))[..., 0]),
         (f"one hidden layer ({args.hidden} tanh)", np.asarray(mlp.apply(fitted.state.params, grid))[..., 0]),
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    fig, axes = common.subplots(1, 2, figsize=(9, 4))
     for ax, (title, z) in zip(axes, surfaces):
         ax.contourf(grid[..., 0], grid[..., 1], z > 0.5, levels=1, cmap="coolwarm", alpha=0.4)
         ax.scatter(X[:, 0], X[:, 1], c=Y, cmap="coolwarm", edgecolors="k", s=120)
         ax.set(title=title, xlabel="x1", ylabel="x2")
-    save_figure(fig, folder, "xor_decision_boundaries")
+    common.save_figure(fig, folder, "xor_decision_boundaries")
     metrics = {"single_layer_right": single_right, "grid_best": grid_best, "hidden_layer_right": mlp_right}
-    save_metrics(folder, metrics)
+    common.save_metrics(folder, metrics)
     return metrics
 
 

@@ -4,43 +4,53 @@
     fnnet run NAME [options] [-- experiment options]
     fnnet summary NAME [--input-shape 28,28,1]
 
-Experiments are the scripts in the repository's ``experiments/`` folder (override with
-``--experiments-dir`` or ``$FNNET_EXPERIMENTS_DIR``) that follow ``experiments/common.py``: the
-module docstring's first line describes it, ``build_parser()`` returns its parser and
-``main(argv)`` runs it. ``fnnet run`` shows a progress bar for every ``fit`` inside the experiment
-(unless ``--quiet``), then a table of the metrics it returned. Mistakes get a one-line message and
-a non-zero exit status.
+Experiments are the modules of the ``experiments`` package (the repository's ``experiments/``
+folder, importable from the checkout or after ``pip install -e .``) that follow
+``experiments/common.py``: the module docstring's first line describes it, ``build_parser()`` returns
+its parser and ``main(argv)`` runs it. ``fnnet run NAME`` imports ``experiments.NAME``; nothing is
+added to ``sys.path``. ``--experiments-dir DIR`` (or ``$FNNET_EXPERIMENTS_DIR``) lists and runs the
+scripts of another folder instead, each loaded from its file. ``fnnet run`` shows a progress bar for
+every ``fit`` inside the experiment (unless ``--quiet``), then a table of the metrics it returned.
+Mistakes get a one-line message and a non-zero exit status.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import importlib.util
 import os
 import pathlib
 import sys
 import traceback
 
-__all__ = ["discover", "main"]
+__all__ = ["default_experiments_dir", "discover", "load", "main"]
 
+PACKAGE = "experiments"
 RUN_OPTIONS = ("epochs", "batch_size", "learning_rate", "seed", "data_dir", "out_dir")
 
 
-def default_experiments_dir() -> pathlib.Path:
-    """``$FNNET_EXPERIMENTS_DIR``, else ``experiments/`` beside the package (``pip -e .``)."""
-    if os.environ.get("FNNET_EXPERIMENTS_DIR"):
-        return pathlib.Path(os.environ["FNNET_EXPERIMENTS_DIR"])
-    import fnnet
+def default_experiments_dir() -> pathlib.Path | None:
+    """The folder of the importable ``experiments`` package, or None when there is none.
 
-    return pathlib.Path(fnnet.__file__).resolve().parents[1] / "experiments"
+    Found as Python finds the package (the checkout as the working directory, or an install that
+    includes it), without importing it.
+    """
+    try:
+        spec = importlib.util.find_spec(PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:  # absent, or a namespace package: not ours
+        return None
+    return pathlib.Path(spec.origin).parent
 
 
 def discover(folder) -> dict[str, tuple[pathlib.Path, str]]:
     """``{name: (path, description)}`` of the experiment scripts in ``folder`` (not imported).
 
     A script counts when it defines ``build_parser`` and ``main`` at the top level; ``common.py``
-    and names starting with ``_`` are skipped.
+    and names starting with ``_`` (``__init__.py``) are skipped.
     """
     found = {}
     for path in sorted(pathlib.Path(folder).glob("*.py")):
@@ -59,7 +69,7 @@ def discover(folder) -> dict[str, tuple[pathlib.Path, str]]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fnnet", description="fnnet experiments and models")
-    parser.add_argument("--experiments-dir", help="folder of experiment scripts")
+    parser.add_argument("--experiments-dir", help="a folder of experiment scripts (default: the package)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,summary}")
     listing = sub.add_parser("list", help="list the experiments")
     run = sub.add_parser("run", help="run an experiment; unknown options go to the experiment")
@@ -96,13 +106,17 @@ def _cmd_list(folder) -> int:
     return 0
 
 
-def _load(path: pathlib.Path):
-    import fnnet
+def load(name: str, folder=None):
+    """The experiment module ``name``: ``experiments.<name>``, or the file ``<folder>/<name>.py``.
 
-    for entry in (str(path.parent), str(pathlib.Path(fnnet.__file__).resolve().parents[1])):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
-    spec = importlib.util.spec_from_file_location(f"fnnet_experiment_{path.stem}", path)
+    Without ``folder`` it is imported as a module of the ``experiments`` package (so it imports its
+    siblings as ``experiments.common``); with one, the file is executed as a module of its own.
+    Neither adds anything to ``sys.path``.
+    """
+    if folder is None:
+        return importlib.import_module(f"{PACKAGE}.{name}")
+    path = pathlib.Path(folder) / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"fnnet_experiment_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -115,7 +129,7 @@ def _metrics_table(metrics: dict) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def _cmd_run(args, extra, folder) -> int:
+def _cmd_run(args, extra, folder, packaged: bool) -> int:
     experiments = discover(folder)
     if args.name not in experiments:
         available = ", ".join(experiments) or "none"
@@ -138,7 +152,7 @@ def _cmd_run(args, extra, folder) -> int:
     from fnnet.training.progress import progress_enabled
 
     try:
-        module = _load(experiments[args.name][0])
+        module = load(args.name, None if packaged else folder)
         with progress_enabled(not args.quiet):
             metrics = module.main(argv)
     except SystemExit as err:  # the experiment's own argparse error (already printed)
@@ -186,15 +200,21 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as err:
         return err.code if isinstance(err.code, int) else 2
-    folder = getattr(args, "experiments_dir", None)
-    folder = pathlib.Path(folder) if folder else default_experiments_dir()
-    if args.command in ("list", "run") and not folder.is_dir():
+    if args.command == "summary":
+        return _cmd_summary(args)
+    folder = getattr(args, "experiments_dir", None) or os.environ.get("FNNET_EXPERIMENTS_DIR")
+    packaged = not folder
+    folder = default_experiments_dir() if packaged else pathlib.Path(folder)
+    if folder is None:
+        return _fail(
+            f"no importable {PACKAGE!r} package: install fnnet from its checkout (pip install -e .), "
+            "run `python -m fnnet.cli` in the checkout, or pass --experiments-dir"
+        )
+    if not folder.is_dir():
         return _fail(f"experiments folder {folder} not found (use --experiments-dir)")
     if args.command == "list":
         return _cmd_list(folder)
-    if args.command == "run":
-        return _cmd_run(args, extra, folder)
-    return _cmd_summary(args)
+    return _cmd_run(args, extra, folder, packaged)
 
 
 def console_main() -> None:

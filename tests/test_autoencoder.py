@@ -83,10 +83,9 @@ def test_conv_autoencoder_learns_on_mnist(data_dir):
 
 @pytest.mark.slow
 def test_autoencoder_experiment_beats_pca_with_the_same_code_size(tmp_path, data_dir):
-    import sys
+    from experiments import autoencoder_mnist
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "experiments"))
-    metrics = __import__("autoencoder_mnist").main(["--out-dir", str(tmp_path), "--quiet"])
+    metrics = autoencoder_mnist.main(["--out-dir", str(tmp_path), "--quiet"])
     assert metrics["dense"]["test_mse"] < metrics["pca"]["test_mse"]
     assert metrics["denoising"]["denoised_mse"] < 0.5 * metrics["denoising"]["noisy_input_mse"]
     for name in ("reconstructions", "codes_2d"):

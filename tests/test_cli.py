@@ -1,6 +1,9 @@
-"""The ``fnnet`` command line against a fixture experiment folder and the real one."""
+"""The ``fnnet`` command line against a fixture experiment folder and the real ``experiments`` package."""
 
+import importlib
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -64,11 +67,8 @@ def main(argv=None):
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    # The CLI puts the experiments folder on sys.path; undo that (and the fixture's own common.py in
-    # sys.modules) after each test so that later tests import the real experiments/common.py.
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delitem(sys.modules, "common", raising=False)
+def folder(tmp_path):
+    """A folder of scripts for ``--experiments-dir``; they import the real ``experiments.common``."""
     exp = tmp_path / "exp"
     exp.mkdir()
     (exp / "tiny.py").write_text(TINY)
@@ -91,7 +91,9 @@ def test_run_trains_with_progress_and_writes_outputs(folder, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["run", "tiny", "--experiments-dir", str(folder), "--out-dir", str(out)]
     argv += ["--epochs", "3", "--batch-size", "16", "--learning-rate", "0.5", "--hidden", "5"]
+    path = list(sys.path)
     assert cli.main(argv + ["--seed", "1", "--device", "cpu"]) == 0
+    assert sys.path == path  # the script is loaded from its file, not found through sys.path
     captured = capsys.readouterr()
     assert "epoch 3/3" in captured.err and "loss=" in captured.err  # the progress bar
     assert "accuracy" in captured.err  # the per-epoch summary table
@@ -159,14 +161,35 @@ def test_every_real_experiment_is_discoverable_and_parses_help():
     assert folder.name == "experiments" and (folder / "common.py").exists()
     for name, (path, description) in cli.discover(folder).items():
         assert description != "(no description)", path
-        module = cli._load(path)
+        module = cli.load(name)
+        assert module is importlib.import_module(f"experiments.{name}")
         help_text = module.build_parser().format_help()
         assert textwrap.dedent("--epochs") in help_text and "--out-dir" in help_text, name
 
 
+def test_real_experiments_are_the_experiments_package_and_sys_path_is_untouched(monkeypatch, capsys):
+    monkeypatch.delenv("FNNET_EXPERIMENTS_DIR", raising=False)
+    path = list(sys.path)
+    assert cli.main(["list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"xor", "mnist", "gan_mnist", "row_mnist"} <= set(names)
+    assert not {"common", "__init__", "run_all"} & set(names)
+    assert cli.main(["run", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"unknown experiment 'nope'; available: .*\bxor\b", err), err
+    assert sys.path == path
+
+
+def test_list_works_from_another_working_directory(tmp_path):
+    """The installed ``experiments`` package is found from anywhere (``pip install -e .`` includes it)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FNNET_EXPERIMENTS_DIR")}
+    cmd = [sys.executable, "-c", "import sys; from fnnet import cli; sys.exit(cli.main(['list']))"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0 and re.search(r"^xor  +XOR", proc.stdout, re.M), proc.stderr
+
+
 def test_console_script_is_registered():
     import pathlib
-    import re
 
     root = pathlib.Path(cli.__file__).resolve().parents[1]
     text = (root / "pyproject.toml").read_text()

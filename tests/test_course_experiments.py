@@ -1,16 +1,19 @@
 """The course experiments run end to end and show what the course says they show."""
 
 import importlib
+import json
 import pathlib
+import subprocess
 import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "experiments"))
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run(name, tmp_path, *flags):
-    return importlib.import_module(name).main(["--out-dir", str(tmp_path), "--quiet", *flags])
+    module = importlib.import_module(f"experiments.{name}")
+    return module.main(["--out-dir", str(tmp_path), "--quiet", *flags])
 
 
 def test_surfing_node(tmp_path):
@@ -43,6 +46,13 @@ def test_network_sizing_beats_baselines_and_digits_reaches_95(tmp_path):
         results["breast_cancer"]["test_accuracy"] > 0.93 > results["breast_cancer"]["baseline_majority_class"]
     )
     assert results["digits"]["test_accuracy"] >= 0.95
+
+
+def test_an_experiment_runs_as_a_module_from_the_repo_root(tmp_path):
+    cmd = [sys.executable, "-m", "experiments.surfing_node", "--out-dir", str(tmp_path), "--quiet"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr
+    assert json.loads((tmp_path / "surfing_node" / "metrics.json").read_text())["decision"] == 1
 
 
 def test_run_all_writes_a_summary(tmp_path):

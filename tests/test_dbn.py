@@ -77,11 +77,9 @@ def test_pretrained_dbn_fine_tunes_into_a_digit_classifier(data_dir):
 
 @pytest.mark.slow
 def test_dbn_experiment_reports_both_initialisations(tmp_path, data_dir):
-    import pathlib
-    import sys
+    from experiments import dbn_mnist
 
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "experiments"))
-    metrics = __import__("dbn_mnist").main(["--out-dir", str(tmp_path), "--quiet"])
+    metrics = dbn_mnist.main(["--out-dir", str(tmp_path), "--quiet"])
     for regime in metrics["fine_tuning"].values():
         assert regime["dbn_accuracy"] > 0.85 and regime["random_accuracy"] > 0.5
     assert (tmp_path / "dbn_mnist" / "first_layer_features.png").stat().st_size > 5000

@@ -1,13 +1,10 @@
 """End-to-end training on real MNIST via experiments/mnist.py: fast subsets here, full runs slow."""
 
 import json
-import pathlib
-import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "experiments"))
-import mnist  # noqa: E402
+from experiments import mnist
 
 
 def _run(tmp_path, data_dir, *args):

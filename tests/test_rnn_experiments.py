@@ -1,16 +1,11 @@
 """The recurrent experiments end to end (slow: minutes of training each)."""
 
-import pathlib
-import sys
-
 import pytest
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "experiments"))
 
 
 @pytest.mark.slow
 def test_row_mnist_reaches_97_percent(data_dir, tmp_path):
-    import row_mnist
+    from experiments import row_mnist
 
     metrics = row_mnist.main(["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--quiet"])
     assert metrics["test_accuracy"] >= 0.97
@@ -19,7 +14,7 @@ def test_row_mnist_reaches_97_percent(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_char_lstm_learns_shakespeare(data_dir, tmp_path):
-    import char_lstm
+    from experiments import char_lstm
 
     args = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--quiet", "--epochs", "2"]
     metrics = char_lstm.main(args)
@@ -30,7 +25,7 @@ def test_char_lstm_learns_shakespeare(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_forecast_reports_every_model_and_beats_seasonal_naive_on_sunspots(data_dir, tmp_path):
-    import forecast
+    from experiments import forecast
 
     metrics = forecast.main(["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--quiet"])
     for name in ("airline-passengers", "monthly-sunspots"):
