@@ -8,8 +8,8 @@ CASES = [
     Case("rnn_simple", fn.RNN(fn.SimpleRNNCell(4)), (5, 3)),
     Case("rnn_lstm_last", fn.RNN(fn.LSTMCell(4), return_sequences=False), (5, 3)),
     Case(
-        "rnn_lstm_hoisted_reverse",
-        fn.RNN(fn.LSTMCell(3), reverse=True, formulation="hoisted"),
+        "rnn_lstm_scan_reverse",
+        fn.RNN(fn.LSTMCell(3), reverse=True, formulation="scan"),
         (4, 2),
     ),
     Case("rnn_lstm_bi_stacked", fn.RNN(fn.LSTMCell(3), num_layers=2, bidirectional=True), (4, 2)),

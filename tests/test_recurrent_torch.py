@@ -22,9 +22,9 @@ from fnnet.interop.torch import rnn_from_torch
 TORCH = {fn.SimpleRNNCell: torch.nn.RNN, fn.LSTMCell: torch.nn.LSTM, fn.GRUCell: torch.nn.GRU}
 # Every formulation each cell accepts on the CPU ("cudnn" is in test_cudnn_lstm.py).
 FORMULATIONS = {
-    fn.SimpleRNNCell: ["auto", "concat", "split", "hoisted"],
-    fn.LSTMCell: ["auto", "concat", "split", "hoisted", "fused"],
-    fn.GRUCell: ["auto", "concat", "split", "hoisted", "fused"],
+    fn.SimpleRNNCell: ["auto", "scan"],
+    fn.LSTMCell: ["auto", "scan", "fused"],
+    fn.GRUCell: ["auto", "scan", "fused"],
 }
 CASES = [(c, f) for c, fs in FORMULATIONS.items() for f in fs]
 F, H, B, T = 3, 5, 4, 7
@@ -70,7 +70,6 @@ def assert_matches_torch(cell, formulation, num_layers, bidirectional, nonlinear
     module = TORCH[type(cell)](
         F, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True, **extra
     )
-    formulation = None if formulation == "auto" else formulation
     rnn = fn.RNN(cell, num_layers=num_layers, bidirectional=bidirectional, formulation=formulation)
     params = rnn_from_torch(module.state_dict(), rnn)
     rng = np.random.default_rng(seed + 1)
@@ -121,7 +120,7 @@ def test_simple_rnn_activation_is_used(formulation):
 
 @pytest.mark.parametrize("cell_cls,formulation", [c for c in CASES if c[1] != "auto"])
 def test_gradients_with_lengths_match_finite_differences(cell_cls, formulation):
-    rnn = fn.RNN(cell_cls(3), bidirectional=True, formulation=None if formulation == "auto" else formulation)
+    rnn = fn.RNN(cell_cls(3), bidirectional=True, formulation=formulation)
     with jax.enable_x64(True):
         _, params = rnn.init(jax.random.key(0), (5, 2))
         params = jax.tree.map(lambda a: a.astype(jnp.float64), params)

@@ -1,10 +1,17 @@
-"""Recurrent cells: ``SimpleRNNCell``, ``LSTMCell`` and ``GRUCell``.
+"""Recurrent cells: ``SimpleRNNCell``, ``LSTMCell`` and ``GRUCell``, each written as its equations.
 
-A cell is a frozen dataclass of hyper-parameters whose call is a pure function of one time step,
-``cell(params, carry, x_t) -> (carry, y_t)`` (the protocol of dm-haiku's recurrent cores). The
-carry is a dict of ``[B, H]`` arrays: ``{"h"}`` for the simple RNN and the GRU, ``{"h", "c"}`` for
-the LSTM.
-``fnnet.layers.RNN`` runs a cell over a sequence with ``jax.lax.scan``.
+A cell is a frozen dataclass of hyper-parameters with pure functions:
+
+* ``init(key, input_size) -> params``;
+* ``project(params, xs) -> ps``: the input projection ``x @ W_x + b`` of any number of steps at once,
+  ``[..., F] -> [..., G*H]`` (whether to hoist it out of a scan is a measured choice per backend);
+* ``recur(params, carry, p_t) -> (carry, y_t)``: one step on a projected input ``p_t: [B, G*H]``, its
+  gates fused into one ``h @ W_h`` matmul (the equations are in each cell's docstring);
+* ``cell(params, carry, x_t) -> (carry, y_t)``: one step on a raw input ``x_t: [B, F]`` (the protocol
+  of dm-haiku's recurrent cores), ``recur(params, carry, project(params, x_t))``.
+
+The carry is a dict of ``[B, H]`` arrays: ``{"h"}`` for the simple RNN and the GRU, ``{"h", "c"}`` for
+the LSTM. ``fnnet.layers.RNN`` runs a cell over sequences; ``fnnet.layers._rnn_scan`` chooses how.
 
 Parameter layout (the names are the checkpoint format; ``G`` is the number of gates, stacked along
 the last axis in PyTorch's order, so ``fnnet.interop.torch`` maps PyTorch weights losslessly):
@@ -15,11 +22,12 @@ the last axis in PyTorch's order, so ``fnnet.interop.torch`` maps PyTorch weight
 * GRU only, ``recurrent_bias``: ``[3H]`` (PyTorch ``bias_hh``; its ``n`` part sits inside the reset
   gate).
 
-Besides the reference step, each cell offers the pieces the scan's faster formulations use:
-``prepare(params, formulation)`` makes per-sequence weights once (e.g. ``[x, h]``'s stacked kernel),
-``project(params, xs)`` is the input projection of all steps at once, and
-``step(weights, carry, inp, formulation)`` is one step in that formulation (``inp`` is ``x_t``, or
-its projection for ``"hoisted"``).
+Example:
+    >>> cell = LSTMCell(64)
+    >>> params = cell.init(jax.random.key(0), 32)
+    >>> carry, y = cell(params, cell.zero_carry((8,)), x_t)        # x_t: [8, 32] -> y: [8, 64]
+    >>> ps = cell.project(params, xs)                              # xs: [T, 8, 32] -> [T, 8, 256]
+    >>> carry, ys = jax.lax.scan(lambda c, p: cell.recur(params, c, p), cell.zero_carry((8,)), ps)
 """
 
 from __future__ import annotations
@@ -31,9 +39,6 @@ import jax.numpy as jnp
 
 from fnnet import activations, initializers
 from fnnet.core import add_trailing
-from fnnet.layers import cudnn, fused
-
-FORMULATIONS = ("concat", "split", "hoisted", "fused", "cudnn")
 
 
 def _matmul_bias(x, w, b):
@@ -42,7 +47,7 @@ def _matmul_bias(x, w, b):
 
 @dataclasses.dataclass(frozen=True)
 class _Cell:
-    """Shared parameter initialisation and formulations; subclasses define ``_finish``."""
+    """Shared initialisation, input projection and raw-input step; subclasses define ``recur``."""
 
     hidden_size: int
     kernel_init: object = initializers.glorot_uniform()
@@ -51,7 +56,6 @@ class _Cell:
 
     num_gates = 1
     carry_names = ("h",)
-    default_formulation = "concat"
 
     def __post_init__(self):
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
@@ -74,40 +78,26 @@ class _Cell:
         """The all-zero carry, ``{name: [*batch_shape, H]}``."""
         return {n: jnp.zeros((*batch_shape, self.hidden_size), dtype) for n in self.carry_names}
 
-    def __call__(self, params: dict, carry: dict, x: jax.Array) -> tuple[dict, jax.Array]:
-        """One time step: ``x: [B, F]``, carry ``{name: [B, H]}`` -> ``(new carry, y: [B, H])``."""
-        return self.step(self.prepare(params, "split"), carry, x, "split")
-
-    def prepare(self, params: dict, formulation: str) -> dict:
-        """The weights ``step`` uses in ``formulation``, computed once per sequence."""
-        if formulation == "concat":
-            kernel = jnp.concatenate([params["input_kernel"], params["recurrent_kernel"]], axis=0)
-            return {"kernel": kernel, "bias": params["bias"]}  # kernel: [F+H, G*H]
-        return params
-
     def project(self, params: dict, xs: jax.Array) -> jax.Array:
         """The input projection of every step, ``xs: [..., F] -> [..., G*H]`` (bias included)."""
         return _matmul_bias(xs, params["input_kernel"], params["bias"])
 
-    def step(self, weights: dict, carry: dict, inp: jax.Array, formulation: str):
-        """One step in ``formulation`` (see the module docstring)."""
-        h = carry["h"]
-        if formulation == "concat":
-            pre = _matmul_bias(jnp.concatenate([inp, h], axis=-1), weights["kernel"], weights["bias"])
-        elif formulation == "split":
-            pre = self.project(weights, inp) + jnp.matmul(h, weights["recurrent_kernel"])
-        elif formulation == "hoisted":
-            pre = inp + jnp.matmul(h, weights["recurrent_kernel"])
-        else:
-            raise ValueError(
-                f"{type(self).__name__}: unknown formulation {formulation!r}, expected one of {FORMULATIONS}"
-            )
-        return self._finish(carry, pre)
+    def recur(self, params: dict, carry: dict, p_t: jax.Array) -> tuple[dict, jax.Array]:
+        """One step on the projected input ``p_t: [B, G*H]``: carry ``{name: [B, H]}`` -> ``(carry, y_t)``."""
+        raise NotImplementedError
+
+    def __call__(self, params: dict, carry: dict, x_t: jax.Array) -> tuple[dict, jax.Array]:
+        """One step on a raw input ``x_t: [B, F]``: ``(new carry, y_t: [B, H])``."""
+        return self.recur(params, carry, self.project(params, x_t))
 
 
 @dataclasses.dataclass(frozen=True)
 class SimpleRNNCell(_Cell):
-    """Elman's simple recurrent cell: ``h' = activation(x @ W_x + h @ W_h + b)``; ``y = h'``.
+    """Elman's simple recurrent cell.
+
+    With ``p_t = x_t @ W_x + b``::
+
+        h' = activation(p_t + h @ W_h)          y = h'
 
     Args:
         hidden_size: ``H``, the size of the state.
@@ -121,8 +111,8 @@ class SimpleRNNCell(_Cell):
 
     activation: object = activations.tanh
 
-    def _finish(self, carry, pre):
-        h = self.activation(pre)
+    def recur(self, params, carry, p_t):
+        h = self.activation(p_t + jnp.matmul(carry["h"], params["recurrent_kernel"]))  # [B, H]
         return {"h": h}, h
 
 
@@ -130,7 +120,7 @@ class SimpleRNNCell(_Cell):
 class LSTMCell(_Cell):
     """Long short-term memory (Hochreiter & Schmidhuber 1997), gates in PyTorch's order i, f, g, o.
 
-    With ``z = x @ W_x + h @ W_h + b`` split into four ``[B, H]`` blocks::
+    With ``p_t = x_t @ W_x + b`` and ``z = p_t + h @ W_h`` split into four ``[B, H]`` blocks::
 
         i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_g)   o = sigmoid(z_o)
         c' = f * c + i * g
@@ -151,25 +141,6 @@ class LSTMCell(_Cell):
 
     num_gates = 4
     carry_names = ("h", "c")
-    default_formulation = "fused"  # fastest measured on CPU (benchmarks/rnn_formulations.py)
-
-    def fused_scan(self, params, carry, xs, mask, unroll=1):
-        """The whole sequence ``xs: [T, B, F]`` with a hand-written backward (``layers.fused``).
-
-        Returns:
-            ``(ys [T, B, H], carry)``.
-        """
-        w = (params["input_kernel"], params["recurrent_kernel"], params["bias"])
-        ys, h, c = fused.lstm_scan(*w, xs, carry["h"], carry["c"], mask, unroll)
-        return ys, {"h": h, "c": c}
-
-    def cudnn_scan(self, params, carry, xs, lengths):
-        """The whole sequence ``xs: [T, B, F]`` by cuDNN (NVIDIA GPUs; ``layers.cudnn``).
-
-        Returns:
-            ``(ys [T, B, H], carry)``.
-        """
-        return cudnn.lstm_cudnn(params, carry, xs, lengths)
 
     def init(self, key, input_size):
         params = super().init(key, input_size)
@@ -178,8 +149,9 @@ class LSTMCell(_Cell):
             params["bias"] = params["bias"].at[H : 2 * H].add(self.forget_bias)
         return params
 
-    def _finish(self, carry, pre):
-        i, f, g, o = jnp.split(pre, 4, axis=-1)  # each [B, H]
+    def recur(self, params, carry, p_t):
+        z = p_t + jnp.matmul(carry["h"], params["recurrent_kernel"])  # [B, 4H]
+        i, f, g, o = jnp.split(z, 4, axis=-1)  # each [B, H]
         c = jax.nn.sigmoid(f) * carry["c"] + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return {"h": h, "c": c}, h
@@ -189,7 +161,7 @@ class LSTMCell(_Cell):
 class GRUCell(_Cell):
     """Gated recurrent unit (Cho et al. 2014) in PyTorch's variant, gates r, z, n.
 
-    With ``a = x @ W_x + b`` and ``u = h @ W_h + b_h`` split into three ``[B, H]`` blocks::
+    With ``a = p_t = x_t @ W_x + b`` and ``u = h @ W_h + b_h`` split into three ``[B, H]`` blocks::
 
         r = sigmoid(a_r + u_r)   z = sigmoid(a_z + u_z)
         n = tanh(a_n + r * u_n)    # the reset gate acts on the hidden projection plus its bias
@@ -206,22 +178,6 @@ class GRUCell(_Cell):
     """
 
     num_gates = 3
-    default_formulation = "fused"  # fastest measured on CPU (benchmarks/rnn_formulations.py)
-
-    def fused_scan(self, params, carry, xs, mask, unroll=1):
-        """The whole sequence ``xs: [T, B, F]`` with a hand-written backward (``layers.fused``).
-
-        Returns:
-            ``(ys [T, B, H], carry)``.
-        """
-        w = (
-            params["input_kernel"],
-            params["recurrent_kernel"],
-            params["bias"],
-            params["recurrent_bias"],
-        )
-        ys, h = fused.gru_scan(*w, xs, carry["h"], mask, unroll)
-        return ys, {"h": h}
 
     def init(self, key, input_size):
         params = super().init(key, input_size)
@@ -230,34 +186,12 @@ class GRUCell(_Cell):
         )
         return params
 
-    def prepare(self, params, formulation):
-        if formulation != "concat":
-            return params
-        # One matmul of [x, h] with [[Wx_rz, Wx_n, 0], [Wh_rz, 0, Wh_n]]: [F+H, 4H].
-        H = self.hidden_size
-        wx, wh = params["input_kernel"], params["recurrent_kernel"]
-        top = jnp.concatenate([wx, jnp.zeros((wx.shape[0], H), wx.dtype)], axis=1)
-        bottom = jnp.concatenate([wh[:, : 2 * H], jnp.zeros((H, H), wh.dtype), wh[:, 2 * H :]], axis=1)
-        b, bh = params["bias"], params["recurrent_bias"]
-        bias = jnp.concatenate([b[: 2 * H] + bh[: 2 * H], b[2 * H :], bh[2 * H :]])
-        return {"kernel": jnp.concatenate([top, bottom], axis=0), "bias": bias}
-
-    def step(self, weights, carry, inp, formulation):
-        h = carry["h"]
-        if formulation == "concat":
-            pre = _matmul_bias(jnp.concatenate([inp, h], axis=-1), weights["kernel"], weights["bias"])
-            rz, a_n, u_n = jnp.split(pre, [2 * self.hidden_size, 3 * self.hidden_size], axis=-1)
-        else:
-            a = self.project(weights, inp) if formulation == "split" else inp
-            if formulation not in FORMULATIONS:
-                raise ValueError(
-                    f"GRUCell: unknown formulation {formulation!r}, expected one of {FORMULATIONS}"
-                )
-            u = _matmul_bias(h, weights["recurrent_kernel"], weights["recurrent_bias"])
-            a_rz, a_n = jnp.split(a, [2 * self.hidden_size], axis=-1)
-            u_rz, u_n = jnp.split(u, [2 * self.hidden_size], axis=-1)
-            rz = a_rz + u_rz
-        r, z = jnp.split(jax.nn.sigmoid(rz), 2, axis=-1)
+    def recur(self, params, carry, p_t):
+        h, H = carry["h"], self.hidden_size
+        u = _matmul_bias(h, params["recurrent_kernel"], params["recurrent_bias"])  # [B, 3H]
+        a_rz, a_n = jnp.split(p_t, [2 * H], axis=-1)  # [B, 2H], [B, H]
+        u_rz, u_n = jnp.split(u, [2 * H], axis=-1)
+        r, z = jnp.split(jax.nn.sigmoid(a_rz + u_rz), 2, axis=-1)
         n = jnp.tanh(a_n + r * u_n)
         h = (1 - z) * n + z * h
         return {"h": h}, h

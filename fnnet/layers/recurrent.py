@@ -1,7 +1,10 @@
-"""``RNN``: a recurrent cell run over ``[B, T, F]`` sequences with ``jax.lax.scan``.
+"""``RNN``: a recurrent cell run over ``[B, T, F]`` sequences.
 
 Stacking, bidirectional runs, variable lengths, given / zero / learned initial states and an unroll
-factor are options of one layer, so a padded batch of sequences needs no hand-written masking.
+factor are options of one layer, so a padded batch of sequences needs no hand-written masking. This
+module does what surrounds the time loop (batch axes, lengths, initial states, directions, stacking
+with dropout, merging, final states); how one direction of one layer runs over time, and the choice
+among formulations, is ``fnnet.layers._rnn_scan``'s alone.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.core import Layer, ShapeError, format_shape
-from fnnet.layers import cudnn
-from fnnet.layers.cells import FORMULATIONS
+from fnnet.layers import _rnn_scan
 
 
 def _is_concrete(x) -> bool:
@@ -57,14 +60,13 @@ class RNN(Layer):
         initial_state: ``"zero"`` or ``"learned"`` (a parameter per layer and direction); a state
             passed to ``apply`` overrides either.
         unroll: the ``lax.scan`` unroll factor (does not change results).
-        formulation: how a step is computed: ``"concat"`` (one ``[x, h] @ W`` per step),
-            ``"split"`` (``x @ W_x + h @ W_h`` per step), ``"hoisted"`` (``x @ W_x`` for all steps
-            before the scan), ``"fused"`` (LSTM and GRU: a hand-written backward pass, see
-            ``fnnet.layers.fused``) or ``"cudnn"`` (LSTM on an NVIDIA GPU: cuDNN's kernels through
-            ``jax.experimental.rnn``, float32, same parameters, ``unroll`` ignored; see
-            ``fnnet.layers.cudnn``); None picks the cell's default, the fastest measured on CPU
-            (``benchmarks/rnn_formulations.py``): ``"fused"`` for the LSTM and GRU, ``"concat"``
-            for the simple RNN.
+        formulation: how one direction of a layer runs over time, a performance choice that does not
+            change the function (``fnnet.layers._rnn_scan``): ``"auto"`` (default) picks per backend,
+            ``"fused"`` on CPU for the LSTM and GRU, ``"cudnn"`` on a GPU for a float32 LSTM and
+            ``"scan"`` otherwise; ``"scan"`` is the reference, a ``lax.scan`` of the cell's step
+            ``cell(params, carry, x_t)`` differentiated by autodiff; ``"fused"`` (LSTM, GRU) has
+            a hand-written backward pass (``fnnet.layers.fused``); ``"cudnn"`` (LSTM on an NVIDIA
+            GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``).
 
     ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
@@ -92,7 +94,7 @@ class RNN(Layer):
     dropout_rate: float = 0.0
     initial_state: str = "zero"
     unroll: int = 1
-    formulation: str | None = None
+    formulation: str = "auto"
 
     def __post_init__(self):
         if not hasattr(self.cell, "carry_names"):
@@ -110,25 +112,14 @@ class RNN(Layer):
             ),
             (isinstance(self.unroll, int) and self.unroll >= 1, "unroll must be a positive int"),
             (
-                self.formulation is None or self.formulation in FORMULATIONS,
-                f"formulation must be in {FORMULATIONS}",
-            ),
-            (
                 not (self.reverse and self.bidirectional),
                 "use bidirectional=True or reverse=True, not both",
-            ),
-            (
-                self.formulation != "fused" or hasattr(self.cell, "fused_scan"),
-                f"formulation 'fused' is not available for {type(self.cell).__name__}",
-            ),
-            (
-                self.formulation != "cudnn" or hasattr(self.cell, "cudnn_scan"),
-                f"formulation 'cudnn' is only available for LSTMCell, not {type(self.cell).__name__}",
             ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"RNN: {message}; got {self!r}")
+        _rnn_scan.check(self)
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -165,6 +156,71 @@ class RNN(Layer):
 
     def run(self, params, x, *, key=None, training=False, lengths=None, initial_state=None):
         """Like ``apply`` but returns ``(outputs, final_state)`` (layouts in the class doc)."""
+        batch = tuple(x.shape[:-2])
+        xs = self._time_major(params, x)  # [T, B, F]
+        T, B = xs.shape[:2]
+        if lengths is not None:
+            lengths = self._check_lengths(jnp.asarray(lengths), batch, T).reshape(B)
+        given = self._check_initial_state(initial_state, batch, B)
+        if training and self.dropout_rate > 0 and self.num_layers > 1 and key is None:
+            raise ValueError(f"{self!r}: dropout between layers needs a key when training")
+        scan = _rnn_scan.choose(self, xs.dtype)
+        finals = []
+        for layer in range(self.num_layers):
+            p = params[str(layer)]
+            carries = self._initial_carries(p, given, layer, B, xs.dtype)
+            xs, carries = self._layer(scan, p, carries, xs, lengths)  # [T, B, D*H]
+            finals += carries
+            if training and self.dropout_rate > 0 and layer < self.num_layers - 1:
+                xs = self._dropout(xs, jax.random.fold_in(key, layer))
+        return self._outputs(xs, finals, batch)
+
+    def _layer(self, scan, params, carries, xs, lengths):
+        """Every direction of one layer over ``xs: [T, B, F]``; ``(merged [T, B, D*H], final carries)``."""
+        outs, finals = [], []
+        for name, carry in zip(self.directions, carries, strict=True):
+            backward = name == "backward"  # runs from each sequence's last valid step to its first
+            inputs = reverse_in_time(xs, lengths) if backward else xs
+            ys, carry = scan(self.cell, params[name], carry, inputs, lengths, self.unroll)  # [T, B, H]
+            outs.append(reverse_in_time(ys, lengths) if backward else ys)
+            finals.append(carry)
+        return self._merge(outs), finals
+
+    def _initial_carries(self, params, given, layer, B, dtype):
+        """Each direction's initial carry ``{name: [B, H]}``: given, else learned, else zero."""
+        carries = []
+        for d, name in enumerate(self.directions):
+            if given is not None:
+                carries.append({n: a[:, layer * len(self.directions) + d] for n, a in given.items()})
+            elif self.initial_state == "learned":
+                learned = params[name]["initial_state"]
+                carries.append(
+                    {n: jnp.broadcast_to(v.astype(dtype), (B, v.shape[0])) for n, v in learned.items()}
+                )
+            else:
+                carries.append(self.cell.zero_carry((B,), dtype))
+        return carries
+
+    def _dropout(self, xs, key):
+        keep = jax.random.bernoulli(key, 1 - self.dropout_rate, xs.shape)
+        return jnp.where(keep, xs / (1 - self.dropout_rate), 0)
+
+    def _merge(self, outs):
+        if len(outs) == 1:
+            return outs[0]
+        return jnp.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
+
+    def _outputs(self, xs, finals, batch):
+        """``(y, final_state)`` from the top layer's ``xs: [T, B, D*H]`` and every direction's carry."""
+        final = {n: jnp.stack([f[n] for f in finals], axis=1) for n in self.cell.carry_names}  # [B, L*D, H]
+        final = {n: a.reshape(*batch, *a.shape[1:]) for n, a in final.items()}
+        if self.return_sequences:
+            return jnp.swapaxes(xs, 0, 1).reshape(*batch, xs.shape[0], self.output_size), final
+        top = [f["h"] for f in finals[-len(self.directions) :]]  # the top layer's directions
+        return self._merge(top).reshape(*batch, self.output_size), final
+
+    def _time_major(self, params, x):
+        """``x: [..., T, F]`` as ``[T, B, F]`` with the batch axes folded into ``B``."""
         in_size = params["0"][self.directions[0]]["input_kernel"].shape[0]
         if x.ndim < 2 or x.shape[-1] != in_size:
             raise ShapeError(
@@ -172,81 +228,8 @@ class RNN(Layer):
                 f"expected input of shape [..., T, {in_size}] (batch axes, time, features), "
                 f"got {format_shape(x.shape)}",
             )
-        batch, T = tuple(x.shape[:-2]), x.shape[-2]
-        B = math.prod(batch)
-        xs = jnp.swapaxes(x.reshape(B, T, in_size), 0, 1)  # [T, B, F]
-        mask = None
-        if lengths is not None:
-            lengths = self._check_lengths(jnp.asarray(lengths), batch, T).reshape(B)
-            mask = jnp.arange(T)[:, None] < lengths[None, :]  # [T, B]
-        given = self._check_initial_state(initial_state, batch, B)
-        if training and self.dropout_rate > 0 and self.num_layers > 1 and key is None:
-            raise ValueError(f"{self!r}: dropout between layers needs a key when training")
-
-        finals = []
-        for layer in range(self.num_layers):
-            outs = []
-            for d, name in enumerate(self.directions):
-                p = params[str(layer)][name]
-                if given is not None:
-                    carry = {n: a[:, layer * len(self.directions) + d] for n, a in given.items()}
-                elif self.initial_state == "learned":
-                    carry = {
-                        n: jnp.broadcast_to(v.astype(xs.dtype), (B, v.shape[0]))
-                        for n, v in p["initial_state"].items()
-                    }
-                else:
-                    carry = self.cell.zero_carry((B,), xs.dtype)
-                backward = name == "backward"
-                inputs = reverse_in_time(xs, lengths) if backward else xs
-                ys, carry = self._scan(p, carry, inputs, mask, lengths)
-                outs.append(reverse_in_time(ys, lengths) if backward else ys)
-                finals.append(carry)
-            xs = self._merge(outs)  # [T, B, D*H]
-            if training and self.dropout_rate > 0 and layer < self.num_layers - 1:
-                keep = jax.random.bernoulli(jax.random.fold_in(key, layer), 1 - self.dropout_rate, xs.shape)
-                xs = jnp.where(keep, xs / (1 - self.dropout_rate), 0)
-
-        final = {n: jnp.stack([f[n] for f in finals], axis=1) for n in self.cell.carry_names}  # [B, L*D, H]
-        if self.return_sequences:
-            y = jnp.swapaxes(xs, 0, 1).reshape(*batch, T, self.output_size)
-        else:
-            top = [finals[-len(self.directions) + d]["h"] for d in range(len(self.directions))]
-            y = self._merge(top).reshape(*batch, self.output_size)
-        final = {n: a.reshape(*batch, *a.shape[1:]) for n, a in final.items()}
-        return y, final
-
-    def _merge(self, outs):
-        if len(outs) == 1:
-            return outs[0]
-        return jnp.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
-
-    def _scan(self, params, carry, xs, mask, lengths):
-        """One direction of one layer over ``xs: [T, B, F]``; returns ``(ys [T, B, H], carry)``."""
-        cell = self.cell
-        formulation = self.formulation or cell.default_formulation
-        if formulation == "cudnn":
-            reason = cudnn.unavailable_reason(xs.dtype)
-            if reason:
-                raise ValueError(f"RNN: {reason}; got {self!r}")
-            return cell.cudnn_scan(params, carry, xs, lengths)
-        if formulation == "fused":
-            return cell.fused_scan(params, carry, xs, mask, self.unroll)
-        weights = cell.prepare(params, formulation)
-        inputs = cell.project(params, xs) if formulation == "hoisted" else xs  # [T, B, G*H] when hoisted
-
-        def body(carry, inp):
-            if mask is None:
-                return cell.step(weights, carry, inp, formulation)
-            x_t, m = inp
-            new, y = cell.step(weights, carry, x_t, formulation)
-            m = m[:, None]  # [B, 1]
-            new = {n: jnp.where(m, new[n], carry[n]) for n in new}
-            return new, jnp.where(m, y, 0)
-
-        scanned = inputs if mask is None else (inputs, mask)
-        carry, ys = jax.lax.scan(body, carry, scanned, unroll=self.unroll)
-        return ys, carry
+        T = x.shape[-2]
+        return jnp.swapaxes(x.reshape(math.prod(x.shape[:-2]), T, in_size), 0, 1)
 
     def _check_lengths(self, lengths, batch, T):
         if not jnp.issubdtype(lengths.dtype, jnp.integer):
@@ -256,11 +239,13 @@ class RNN(Layer):
                 self,
                 f"lengths must have the batch shape {format_shape(batch)}, got {format_shape(lengths.shape)}",
             )
-        if _is_concrete(lengths) and lengths.size and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        # Checked on the host when the values are known (also when a jitted function closes over them).
+        values = np.asarray(lengths) if _is_concrete(lengths) else None
+        if values is not None and values.size and (values.min() < 1 or values.max() > T):
             raise ShapeError(
                 self,
                 f"lengths must be in 1..{T} (the sequence length), got values from "
-                f"{int(lengths.min())} to {int(lengths.max())}",
+                f"{int(values.min())} to {int(values.max())}",
             )
         return lengths
 

@@ -1,0 +1,129 @@
+"""How one direction of one recurrent layer runs over time: the only module that knows formulations.
+
+Every scan in ``SCANS`` has the signature ``scan(cell, params, carry, xs, lengths, unroll) ->
+(ys, carry)`` for time-major ``xs: [T, B, F]``, optional ``lengths: [B]`` (the state stops changing
+after each sequence's length, outputs past it are zero) and returns ``ys: [T, B, H]``. All compute
+the same function, to rounding (``tests/test_recurrent_torch.py`` checks each against PyTorch):
+
+* ``"scan"``, the reference: ``lax.scan`` of the cell's step, differentiated by autodiff. Any cell.
+* ``"fused"``: LSTM and GRU with a hand-written backward pass (``fnnet.layers.fused``), the CPU
+  default: on XLA:CPU its train step takes 0.54-0.68x (LSTM) and 0.61-0.99x (GRU) the time of a
+  per-step ``x @ W_x + h @ W_h`` scan differentiated by autodiff (float32, batch 32, T 25-100; the
+  suite's hand-written JAX peer, benchmarks/RESULTS.md).
+* ``"cudnn"``: the LSTM through cuDNN (``fnnet.layers.cudnn``), NVIDIA GPUs, float32 only.
+
+``RNN(formulation="auto")`` (the default) picks per backend with ``choose``: ``"fused"`` on CPU for the
+LSTM and GRU, ``"cudnn"`` on a GPU for a float32 LSTM, ``"scan"`` everywhere else (the fused path is
+tuned for XLA:CPU and has not been measured on a GPU).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from fnnet.layers import cudnn, fused
+from fnnet.layers.cells import GRUCell, LSTMCell
+
+REMOVED = ("concat", "split", "hoisted")  # timed studies, never a default; see benchmarks/RESULTS.md
+
+
+def time_mask(lengths: jax.Array | None, T: int) -> jax.Array | None:
+    """``[T, B]``: True at the valid steps of each sequence (None for full-length sequences)."""
+    return None if lengths is None else jnp.arange(T)[:, None] < lengths[None, :]
+
+
+def scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+    """The reference: ``lax.scan`` of the cell's step ``cell(params, carry, x_t)``, autodiff for gradients.
+
+    The input projection stays inside the step: on XLA:CPU a hand-written LSTM whose projection was
+    hoisted out of the scan was slower (forward / gradient 14.1 / 44.1 ms against 8.85 / 30.6 per
+    step, B32 T100 F32 H128; ``../shared/PERF-BASELINE.md``).
+
+    Returns:
+        ``(ys [T, B, H], carry)``.
+    """
+    mask = time_mask(lengths, xs.shape[0])
+
+    def body(carry, inp):
+        x_t, m = inp
+        new, y = cell(params, carry, x_t)
+        if m is None:
+            return new, y
+        m = m[:, None]  # [B, 1]
+        return {n: jnp.where(m, new[n], carry[n]) for n in new}, jnp.where(m, y, 0)
+
+    carry, ys = jax.lax.scan(body, carry, (xs, mask), unroll=unroll)
+    return ys, carry
+
+
+def _fused_lstm(params, carry, xs, mask, unroll):
+    w = (params["input_kernel"], params["recurrent_kernel"], params["bias"])
+    ys, h, c = fused.lstm_scan(*w, xs, carry["h"], carry["c"], mask, unroll)
+    return ys, {"h": h, "c": c}
+
+
+def _fused_gru(params, carry, xs, mask, unroll):
+    w = (params["input_kernel"], params["recurrent_kernel"], params["bias"], params["recurrent_bias"])
+    ys, h = fused.gru_scan(*w, xs, carry["h"], mask, unroll)
+    return ys, {"h": h}
+
+
+_FUSED = {LSTMCell: _fused_lstm, GRUCell: _fused_gru}
+
+
+def fused_scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+    """The LSTM or GRU with the hand-written backward of ``fnnet.layers.fused``; ``(ys, carry)``."""
+    return _kernel(_FUSED, cell)(params, carry, xs, time_mask(lengths, xs.shape[0]), unroll)
+
+
+def cudnn_scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+    """The LSTM by cuDNN (``unroll`` does not apply); ``(ys, carry)``."""
+    return cudnn.lstm_cudnn(params, carry, xs, lengths)
+
+
+SCANS = {"scan": scan, "fused": fused_scan, "cudnn": cudnn_scan}
+CELLS = {"fused": tuple(_FUSED), "cudnn": (LSTMCell,)}  # the cells a formulation exists for
+FORMULATIONS = ("auto", *SCANS)
+
+
+def _kernel(table, cell):
+    return next((fn for kind, fn in table.items() if isinstance(cell, kind)), None)
+
+
+def _supports(formulation: str, cell) -> bool:
+    return isinstance(cell, CELLS.get(formulation, object))
+
+
+def check(layer) -> None:
+    """Raises ValueError if ``layer.formulation`` is unknown or does not exist for ``layer.cell``."""
+    formulation, cell = layer.formulation, layer.cell
+    if formulation not in FORMULATIONS:
+        hint = " ('scan' replaces the removed per-step formulations)" if formulation in REMOVED else ""
+        message = f"formulation must be one of {FORMULATIONS}, got {formulation!r}{hint}"
+    elif formulation != "auto" and not _supports(formulation, cell):
+        kinds = " and ".join(kind.__name__ for kind in CELLS[formulation])
+        message = f"formulation {formulation!r} is only available for {kinds}, not {type(cell).__name__}"
+    else:
+        return
+    raise ValueError(f"{type(layer).__name__}: {message}; got {layer!r}")
+
+
+def auto(cell, dtype) -> str:
+    """The formulation ``"auto"`` stands for, for ``cell`` on sequences of ``dtype`` on this backend."""
+    backend = jax.default_backend()
+    if backend == "cpu" and _supports("fused", cell):
+        return "fused"
+    if backend == "gpu" and _supports("cudnn", cell) and cudnn.unavailable_reason(dtype) is None:
+        return "cudnn"
+    return "scan"
+
+
+def choose(layer, dtype):
+    """The scan function ``layer`` runs on sequences of ``dtype``; ValueError if it cannot run here."""
+    formulation = auto(layer.cell, dtype) if layer.formulation == "auto" else layer.formulation
+    if formulation == "cudnn":
+        reason = cudnn.unavailable_reason(dtype)
+        if reason:
+            raise ValueError(f"{type(layer).__name__}: {reason}; got {layer!r}")
+    return SCANS[formulation]

@@ -1,0 +1,74 @@
+"""The choice of formulation (``fnnet.layers._rnn_scan``) and the cells' projected step."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.experimental import rnn as jax_rnn
+from test_cudnn_lstm import _reference_kernel
+
+import fnnet as fn
+from fnnet.layers import _rnn_scan
+
+F, H, B, T = 3, 5, 4, 6
+
+
+@pytest.mark.parametrize(
+    "backend,cell,dtype,want",
+    [
+        ("cpu", fn.LSTMCell(H), jnp.float32, "fused"),
+        ("cpu", fn.GRUCell(H), jnp.bfloat16, "fused"),
+        ("cpu", fn.SimpleRNNCell(H), jnp.float32, "scan"),
+        ("gpu", fn.LSTMCell(H), jnp.float32, "cudnn"),
+        ("gpu", fn.LSTMCell(H), jnp.bfloat16, "scan"),  # JAX's cuDNN LSTM is float32 only
+        ("gpu", fn.GRUCell(H), jnp.float32, "scan"),  # the fused path is tuned for XLA:CPU
+        ("tpu", fn.LSTMCell(H), jnp.float32, "scan"),
+    ],
+)
+def test_auto_picks_per_backend(monkeypatch, backend, cell, dtype, want):
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    assert _rnn_scan.auto(cell, dtype) == want
+    assert _rnn_scan.choose(fn.RNN(cell), dtype) is _rnn_scan.SCANS[want]
+
+
+def test_auto_on_a_gpu_runs_the_lstm_through_cudnn(monkeypatch):
+    calls = []
+
+    def kernel(*args, **kwargs):
+        calls.append(kwargs)
+        return _reference_kernel(*args, **kwargs)
+
+    rnn = fn.RNN(fn.LSTMCell(H), bidirectional=True)
+    _, params = rnn.init(jax.random.key(0), (T, F))
+    x = jax.random.normal(jax.random.key(1), (B, T, F))
+    lengths = jnp.array([T, 2, 1, 4])
+    want = fn.RNN(fn.LSTMCell(H), bidirectional=True, formulation="scan").run(params, x, lengths=lengths)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(jax_rnn, "lstm", kernel)
+    got = rnn.run(params, x, lengths=lengths)
+    assert len(calls) == 2  # one per direction
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+@pytest.mark.parametrize("formulation", ["concat", "split", "hoisted", "xla", None])
+def test_unknown_and_removed_formulations_name_the_layer_value_and_choices(formulation):
+    allowed = r"\('auto', 'scan', 'fused', 'cudnn'\)"
+    with pytest.raises(ValueError, match=rf"RNN: formulation must be one of {allowed}, got {formulation!r}"):
+        fn.RNN(fn.LSTMCell(H), formulation=formulation)
+    with pytest.raises(ValueError, match=r"got RNN\(cell=LSTMCell\(hidden_size=5"):
+        fn.RNN(fn.LSTMCell(H), formulation=formulation)
+
+
+@pytest.mark.parametrize("cell_cls", [fn.SimpleRNNCell, fn.LSTMCell, fn.GRUCell])
+def test_recur_on_projected_inputs_equals_the_raw_input_step(cell_cls):
+    cell = cell_cls(H)
+    params = cell.init(jax.random.key(0), F)
+    xs = jax.random.normal(jax.random.key(1), (T, B, F))
+    ps = cell.project(params, xs)  # [T, B, G*H]
+    assert ps.shape == (T, B, cell.num_gates * H)
+    carry = cell.zero_carry((B,))
+    _, ys = jax.lax.scan(lambda c, p: cell.recur(params, c, p), carry, ps)
+    for t in range(T):
+        carry, y = cell(params, carry, xs[t])
+        np.testing.assert_allclose(np.asarray(ys[t]), np.asarray(y), atol=1e-6)
