@@ -1,6 +1,7 @@
 """Conv and ConvTranspose against PyTorch with copied weights: outputs, input and weight grads."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -49,10 +50,8 @@ def _torch_conv(layer, params, x, in_shape):
     return xt, w, b, y
 
 
-# The default path (xla, hybrid) on every config; the slower alternatives on a covering subset.
-IMPL_CASES = [(impl, i) for impl in ("xla", "hybrid") for i in range(len(CONFIGS))] + [
-    (impl, i) for impl in ("patches", "shifted") for i in (1, 3, 4, 7, 9, 11)
-]
+# Both formulations (what "auto" picks on CPU is one of them) on every config.
+IMPL_CASES = [(impl, i) for impl in ("xla", "hybrid") for i in range(len(CONFIGS))]
 
 
 @pytest.mark.parametrize("impl,index", IMPL_CASES, ids=[f"{i}-{impl}" for impl, i in IMPL_CASES])
@@ -159,3 +158,36 @@ def test_conv_refuses_bad_configs_and_inputs():
 def test_conv_transpose_refuses_oversized_crop():
     with pytest.raises(fn.ShapeError, match=r"ConvTranspose.*crop \(\(3, 0\), \(0, 0\)\) is too large"):
         fn.ConvTranspose(2, (3, 3), padding=((3, 0), (0, 0))).init(jax.random.key(0), (4, 4, 1))
+
+
+@pytest.mark.parametrize("impl,removed", [("patches", True), ("shifted", True), ("fast", False)])
+def test_conv_refuses_an_unknown_or_removed_impl_naming_the_allowed_ones(impl, removed):
+    with pytest.raises(
+        ValueError, match=rf"Conv: impl must be one of \('auto', 'xla', 'hybrid'\), got '{impl}'"
+    ) as error:
+        fn.Conv(4, (3, 3), impl=impl)
+    assert ("removed; see benchmarks/RESULTS.md" in str(error.value)) == removed
+
+
+def _jaxpr(layer, params, x) -> str:
+    return str(jax.make_jaxpr(lambda p, x: layer.apply(p, x))(params, x))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu", "tpu"])
+@pytest.mark.parametrize(
+    "in_shape,strides,hybrid_applies", [((6, 6, 2), 1, True), ((6, 6, 6), 1, True), ((7, 7, 3), 2, False)]
+)
+def test_conv_auto_takes_the_cpu_tuned_path_only_on_cpu(
+    monkeypatch, backend, in_shape, strides, hybrid_applies
+):
+    # On a GPU XLA's own convolution is cuDNN's; "auto" must not route it through the CPU-tuned hybrid.
+    _, params = fn.Conv(4, (3, 3), strides=strides).init(jax.random.key(0), in_shape)
+    x = jnp.ones((2, *in_shape))
+    traced = {
+        impl: _jaxpr(fn.Conv(4, (3, 3), strides=strides, impl=impl), params, x) for impl in ("xla", "hybrid")
+    }
+    assert (traced["hybrid"] != traced["xla"]) == hybrid_applies  # the check can tell the paths apart
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    expected = "hybrid" if backend == "cpu" and hybrid_applies else "xla"
+    assert _jaxpr(fn.Conv(4, (3, 3), strides=strides), params, x) == traced[expected]
+    assert _jaxpr(fn.Conv(4, (3, 3), strides=strides, impl="hybrid"), params, x) == traced["hybrid"]

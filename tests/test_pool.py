@@ -151,3 +151,29 @@ def test_reduce_window_path_is_differentiable_under_jit(cls):
     grad = jax.jit(jax.grad(lambda x: jnp.sum(layer.apply({}, x) ** 2)))(x)
     eager = jax.grad(lambda x: jnp.sum(layer.apply({}, x) ** 2))(x)
     np.testing.assert_allclose(np.asarray(grad), np.asarray(eager), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [fn.MaxPool, fn.AvgPool])
+def test_pool_refuses_an_unknown_impl_naming_the_layer_and_the_allowed_ones(cls):
+    with pytest.raises(
+        ValueError, match=rf"{cls.__name__}: impl must be one of \('auto', 'xla', 'reshape'\), got 'fast'"
+    ):
+        cls(2, impl="fast")
+
+
+def _jaxpr(layer, x) -> str:
+    return str(jax.make_jaxpr(lambda x: layer.apply({}, x))(x))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu", "tpu"])
+@pytest.mark.parametrize("cls", [fn.MaxPool, fn.AvgPool])
+def test_pool_auto_takes_the_reshape_path_only_on_cpu(monkeypatch, backend, cls):
+    # Off CPU, XLA's own reduce_window (and its gradient) is the path to take; the reshape one is for XLA:CPU.
+    x = jnp.ones((2, 6, 6, 3))
+    traced = {impl: _jaxpr(cls(2, impl=impl), x) for impl in ("xla", "reshape")}
+    assert traced["xla"] != traced["reshape"]  # the check can tell the paths apart
+    overlapping = _jaxpr(cls(3, strides=1, impl="xla"), x)
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    assert _jaxpr(cls(2), x) == traced["reshape" if backend == "cpu" else "xla"]
+    assert _jaxpr(cls(2, impl="reshape"), x) == traced["reshape"]  # still selectable on any backend
+    assert _jaxpr(cls(3, strides=1), x) == overlapping  # overlapping windows: reduce_window everywhere

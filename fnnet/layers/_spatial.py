@@ -1,7 +1,8 @@
 """Shared arithmetic of windowed layers (convolution, pooling): per-axis tuples, padding, sizes.
 
 Padding is always resolved to explicit ``(low, high)`` pairs per spatial axis before any op runs,
-so the reference path and the fast paths of a layer see exactly the same geometry.
+so the reference path and the fast paths of a layer see exactly the same geometry. The layers' ``impl``
+knob is checked and resolved here too: ``"auto"`` takes the CPU-tuned paths only on CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +27,26 @@ def as_tuple(name: str, value, rank: int, owner: str) -> tuple[int, ...]:
     ):
         raise ValueError(f"{owner}: {name} must be a positive int or {rank} positive ints, got {value!r}")
     return value
+
+
+def check_impl(owner: str, impl, allowed: tuple[str, ...], removed: tuple[str, ...] = ()) -> None:
+    """Raise a ValueError naming ``owner``, ``impl`` and the ``allowed`` values unless it is one of them.
+
+    ``removed`` names former values, which get a pointer to their measured figures.
+    """
+    if impl not in allowed:
+        note = ""
+        if impl in removed:
+            note = " (it was never the default and was removed; see benchmarks/RESULTS.md)"
+        raise ValueError(f"{owner}: impl must be one of {allowed}, got {impl!r}{note}")
+
+
+def cpu_tuned() -> bool:
+    """Whether ``impl="auto"`` takes the paths tuned on XLA:CPU (else XLA's own ops: cuDNN convolutions).
+
+    Asked of ``jax.default_backend()`` when the layer is traced, so it is a Python bool, never traced.
+    """
+    return jax.default_backend() == "cpu"
 
 
 def normalize_padding(padding, rank: int, owner: str, allow_causal: bool = False):

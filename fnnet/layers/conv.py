@@ -3,16 +3,17 @@
 Layout: inputs ``[..., *spatial, C]`` with any number of leading batch axes; kernels
 ``[*kernel_size, in_features // groups, features]`` (HWIO for images); bias ``[features]``.
 
-``Conv`` has interchangeable formulations, chosen by its ``impl`` field; all give the same numbers
-(up to float rounding) and the tests check the fast ones against the reference:
+``Conv`` has two formulations, chosen by its ``impl`` field; both give the same numbers (up to float
+rounding) and the tests check the fast one against the reference and PyTorch:
 
-* ``"xla"``: ``lax.conv_general_dilated``, the reference;
-* ``"hybrid"``: XLA's forward with a custom backward pass (see ``conv_hybrid``), stride 1 only;
-* ``"patches"``: im2col, the shifted windows concatenated into ``[N, *out, K * C]`` then one
-  matmul, whose gradients are matmuls and slice-adds too (no XLA convolution in the backward pass);
-* ``"shifted"``: a sum of ``K`` shifted matmuls ``x[offset] @ kernel[offset]``;
-* ``"auto"`` (default): the fastest one measured on CPU for the case
-  (see benchmarks/cnn_formulations.py).
+* ``"xla"``: ``lax.conv_general_dilated``, the reference (cuDNN on an NVIDIA GPU);
+* ``"hybrid"``: a custom forward and backward pass tuned on XLA:CPU (see ``conv_hybrid``), for
+  stride 1 without groups (other cases run ``"xla"``);
+* ``"auto"`` (default): on CPU ``"hybrid"`` where it applies, else ``"xla"``; on any other backend
+  ``"xla"``.
+
+im2col (``"patches"``) and shifted matmuls (``"shifted"``) were never the default and were removed;
+their figures and the commit they lived in are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from fnnet import initializers
 from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape, init_kernel_and_bias
 from fnnet.layers._spatial import (
     as_tuple,
+    check_impl,
+    cpu_tuned,
     effective_window,
     fold_batch,
     normalize_padding,
@@ -36,19 +39,20 @@ from fnnet.layers._spatial import (
 from fnnet.layers.conv_impls import (
     DIMENSION_NUMBERS,
     conv_hybrid,
-    conv_patches,
     conv_shifted,
     conv_xla,
     hybrid_applies,
 )
 
-IMPLS = ("auto", "xla", "hybrid", "patches", "shifted")
+IMPLS = ("auto", "xla", "hybrid")
+REMOVED_IMPLS = ("patches", "shifted")  # until commit d7fcad0
 
 
 def _auto_impl(hybrid_ok: bool) -> str:
-    # Measured with benchmarks/cnn_formulations.py on a 2-core Zen 3 CPU (see notes/conv.md): the
-    # hybrid backward beats XLA's own in the CNN train step; im2col and shifted matmuls lose to
-    # XLA's forward convolution (the [N*H*W, 9C] patch copy and the narrow matmul cost more).
+    # On a 2-core Zen 3 CPU the hybrid backward beats XLA:CPU's own in the CNN train step (figures in
+    # benchmarks/RESULTS.md). Elsewhere XLA's convolution is the vendor's (cuDNN), which is what is fast.
+    if not cpu_tuned():
+        return "xla"
     return "hybrid" if hybrid_ok else "xla"
 
 
@@ -73,9 +77,9 @@ class Conv(Layer):
         use_bias: whether to add a bias.
         kernel_init: kernel initialiser (default LeCun normal; fans include the window).
         bias_init: bias initialiser (default zeros).
-        impl: ``"auto"``, ``"xla"``, ``"hybrid"``, ``"patches"`` or ``"shifted"`` (see the module
-            docstring); the others need ``groups == 1`` (``"hybrid"`` also stride 1) and fall back
-            to ``"xla"`` otherwise.
+        impl: ``"auto"`` (on CPU ``"hybrid"`` where it applies, else ``"xla"``), ``"xla"`` or
+            ``"hybrid"`` (see the module docstring); ``"hybrid"`` needs stride 1 and ``groups == 1``
+            and runs ``"xla"`` otherwise.
 
     Shapes: ``x: [..., *spatial, in_features] -> y: [..., *out_spatial, features]``.
     Params: ``{"kernel": [*kernel_size, in_features // groups, features], "bias": [features]}``.
@@ -118,8 +122,7 @@ class Conv(Layer):
                 f"{name}: groups must be a positive int dividing features={self.features}, "
                 f"got {self.groups!r}"
             )
-        if self.impl not in IMPLS:
-            raise ValueError(f"{name}: impl must be one of {IMPLS}, got {self.impl!r}")
+        check_impl(name, self.impl, IMPLS, REMOVED_IMPLS)
 
     @property
     def rank(self) -> int:
@@ -174,14 +177,10 @@ class Conv(Layer):
         spans = effective_window(self.kernel_size, self.dilation)
         hybrid_ok = hybrid_applies(self.strides, pads, spans, self.groups)
         impl = _auto_impl(hybrid_ok) if self.impl == "auto" else self.impl
-        if impl == "xla" or self.groups != 1 or (impl == "hybrid" and not hybrid_ok):
-            y = conv_xla(xf, kernel, self.strides, pads, self.dilation, self.groups)
-        elif impl == "hybrid":
+        if impl == "hybrid" and hybrid_ok:
             y = conv_hybrid(xf, kernel, pads, self.dilation)
-        elif impl == "patches":
-            y = conv_patches(xf, kernel, self.strides, pads, self.dilation)
         else:
-            y = conv_shifted(xf, kernel, self.strides, pads, self.dilation)
+            y = conv_xla(xf, kernel, self.strides, pads, self.dilation, self.groups)
         if self.use_bias:
             y = add_trailing(y, params["bias"])
         return unfold_batch(y, batch)
@@ -290,4 +289,4 @@ class ConvTranspose(Layer):
         return unfold_batch(y, batch)
 
 
-__all__ = ["Conv", "ConvTranspose", "conv_hybrid", "conv_patches", "conv_shifted", "conv_xla"]
+__all__ = ["Conv", "ConvTranspose", "conv_hybrid", "conv_shifted", "conv_xla"]

@@ -1,8 +1,9 @@
-"""The formulations behind ``Conv``: XLA's convolution and the ones a library can choose instead.
+"""The formulations behind ``Conv``: XLA's convolution and the hybrid one tuned on XLA:CPU.
 
 All take ``x: [N, *spatial, C]`` (one batch axis), a kernel ``[*k, C // groups, F]`` and explicit
-``(low, high)`` pads, and return ``[N, *out, F]``. ``conv_xla`` is the reference the others are
-tested against (tests/test_conv.py, against PyTorch too); benchmarks/cnn_formulations.py times them.
+``(low, high)`` pads, and return ``[N, *out, F]``. ``conv_xla`` is the reference ``conv_hybrid`` is
+tested against (tests/test_conv.py, against PyTorch too); ``conv_shifted`` is the hybrid forward for
+few-channel inputs. The im2col formulation lived here until commit d7fcad0 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ DIMENSION_NUMBERS = {
 __all__ = [
     "DIMENSION_NUMBERS",
     "conv_hybrid",
-    "conv_patches",
     "conv_shifted",
     "conv_xla",
     "hybrid_applies",
@@ -59,13 +59,6 @@ def _windows(x, window, strides, pads, dilation):
         )
         views.append(lax.slice(x, start, limit, (1, *strides, 1)))
     return views
-
-
-def conv_patches(x, kernel, strides, pads, dilation):
-    """im2col: the windows concatenated to ``[N, *out, K * C]``, times ``[K * C, F]``."""
-    views = _windows(x, kernel.shape[:-2], strides, pads, dilation)
-    patches = jnp.concatenate(views, axis=-1)  # [N, *out, K * C], offsets major, channels minor
-    return jnp.matmul(patches, kernel.reshape(-1, kernel.shape[-1]))
 
 
 def conv_shifted(x, kernel, strides, pads, dilation):

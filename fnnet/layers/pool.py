@@ -6,7 +6,8 @@ to ``[N, out_1, k_1, out_2, k_2, C]`` and a reduction over the ``k`` axes. The m
 maximum over the window positions that remembers which position won, so its gradient is one select
 over the input, where XLA:CPU's ``reduce_window`` gradient (select-and-scatter) is ~10-100x slower
 than its forward pass and ``jnp.max``'s gradient takes three passes. ``impl="xla"`` keeps
-``lax.reduce_window``, the reference the fast path is tested against.
+``lax.reduce_window``, the reference the fast path is tested against; ``impl="auto"`` takes the reshape
+path on CPU only, where it was measured; elsewhere it takes XLA's own pooling.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from jax import lax
 from fnnet.core import Layer, ShapeError, format_shape
 from fnnet.layers._spatial import (
     as_tuple,
+    check_impl,
+    cpu_tuned,
     fold_batch,
     normalize_padding,
     output_sizes,
@@ -53,8 +56,7 @@ class _Pool(Layer):
         strides = self.window if self.strides is None else self.strides
         setattr_(self, "strides", as_tuple("strides", strides, rank, name))
         setattr_(self, "padding", normalize_padding(self.padding, rank, name))
-        if self.impl not in POOL_IMPLS:
-            raise ValueError(f"{name}: impl must be one of {POOL_IMPLS}, got {self.impl!r}")
+        check_impl(name, self.impl, POOL_IMPLS)
 
     @property
     def rank(self) -> int:
@@ -89,7 +91,7 @@ class _Pool(Layer):
         """Reduce each window of ``x: [..., *spatial, C]`` with ``"max"`` or ``"sum"``."""
         pads, _ = self._geometry(tuple(x.shape))
         xf, batch = fold_batch(x, self.rank + 1)
-        fast = self.impl == "reshape" or (self.impl == "auto" and self.window == self.strides)
+        fast = self.impl == "reshape" or (self.impl == "auto" and cpu_tuned())
         if fast and self.window == self.strides:
             y = _pool_reshape(xf, self.window, pads, reducer, init_value)
         else:
@@ -183,8 +185,9 @@ class MaxPool(_Pool):
         window: an int (a square 2-D window) or a tuple of 1, 2 or 3 ints setting the spatial rank.
         strides: an int or one per spatial axis; default ``window`` (non-overlapping windows).
         padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
-        impl: ``"auto"`` (reshape when ``strides == window``, else ``"xla"``), ``"xla"``
-            (``lax.reduce_window``) or ``"reshape"``. Where several inputs tie for the maximum (as
+        impl: ``"auto"`` (on CPU reshape when ``strides == window``, else ``"xla"``; on other
+            backends ``"xla"``), ``"xla"`` (``lax.reduce_window``) or ``"reshape"`` (when
+            ``strides == window``, else ``"xla"``). Where several inputs tie for the maximum (as
             whole windows of zeros after a ReLU do), the gradient goes to the first of them in
             row-major window order, as in PyTorch, on both paths.
 
