@@ -8,9 +8,9 @@
 
 Before anything is timed every peer is built and its parameter count and output shape are checked
 against fnnet's (against hand-written JAX when fnnet is not among the frameworks); a mismatch is
-excluded with a note. Each framework is then timed in its own process (same thread settings and CPU affinity for
-all), the processes alternating round by round so drift in the machine's speed hits all alike. One
-more process per round times fnnet and hand JAX interleaved, block by block: their ratio, fnnet's
+excluded with a note. Each framework is then timed in its own process (same thread settings and CPU
+affinity for all), the processes alternating round by round so drift in the machine's speed hits all
+alike. One more process per round times fnnet and hand JAX interleaved, block by block: their ratio, fnnet's
 overhead, is taken within a process, because a small CPU's speed varies more between processes.
 """
 

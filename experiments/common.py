@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+import fnnet
+
 
 def base_parser(description: str, **defaults) -> argparse.ArgumentParser:
     """A parser with the options every experiment takes; ``defaults`` override the generic ones.
@@ -68,7 +70,7 @@ def save_metrics(folder: pathlib.Path, metrics: dict) -> pathlib.Path:
     return path
 
 
-def epoch_logger(args: argparse.Namespace, line: str | Callable[[Mapping], str]) -> Callable:
+def epoch_logger(args: argparse.Namespace, line: str | Callable[[Mapping], str]) -> fnnet.training.Callback:
     """A ``fit`` callback that reports ``epoch N: <line> (S s)`` after every epoch, unless ``--quiet``.
 
     Args:
@@ -76,14 +78,15 @@ def epoch_logger(args: argparse.Namespace, line: str | Callable[[Mapping], str])
         line: a format string over the epoch's logs (``"loss {loss:.4f}"``) or a function of the logs.
 
     Returns:
-        ``log(epoch, state, logs)``, which never stops training.
+        A ``fnnet.training.Callback`` whose ``epoch_end`` reports and never stops training.
     """
     describe = line.format_map if isinstance(line, str) else line
 
-    def log(epoch, state, logs):
-        report(args, f"epoch {epoch + 1}: {describe(logs)} ({logs['seconds']:.0f} s)")
+    class EpochLog(fnnet.training.Callback):
+        def epoch_end(self, run, epoch, logs):
+            report(args, f"epoch {epoch + 1}: {describe(logs)} ({logs['seconds']:.0f} s)")
 
-    return log
+    return EpochLog()
 
 
 def subplots(*args, **kwargs):

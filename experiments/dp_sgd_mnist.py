@@ -16,8 +16,8 @@ import optax
 
 import fnnet as fn
 from experiments import common
+from fnnet.training.epochs import EpochPlan
 from fnnet.training.privacy import make_dp_step_fn, rdp_epsilon
-from fnnet.training.progress import resolve
 
 # Defaults (each is a command-line option).
 DEFAULTS = dict(
@@ -47,21 +47,17 @@ def train(step, state, data, args, label):
     x, y, x_test, y_test = data
 
     @jax.jit
-    def epoch(state, x, y, perm):  # data as arguments, not constants baked into the program
-        return jax.lax.scan(lambda s, rows: step(s, (x[rows], y[rows])), state, perm)
+    def epoch(state, x, y, rows):  # data as arguments, not constants baked into the program
+        return jax.lax.scan(lambda s, r: step(s, (x[r], y[r])), state, rows)
 
-    steps = len(x) // args.batch_size
-    progress = resolve(None if not args.quiet else False)
-    if progress is not None:
-        progress.begin(args.epochs, steps)
+    plan = EpochPlan(len(x), args.batch_size, jax.random.key(args.seed))  # fit's shuffling rule
     accuracies, started = [], time.perf_counter()
     for e in range(args.epochs):
-        perm = jax.random.permutation(jax.random.key(args.seed + 1000 * e), len(x))
-        state, logs = epoch(state, x, y, perm[: steps * args.batch_size].reshape(steps, -1))
+        state, logs = epoch(state, x, y, plan.rows(plan.epoch_key(e)))
         out = fn.predict(model_of(args), state.params, x_test)
         accuracies.append(float(jnp.mean(jnp.argmax(out, -1) == y_test)))
-        if progress is not None:
-            progress.epoch_end(e, {"loss": float(jnp.mean(logs["loss"])), "test_acc": accuracies[-1]})
+        loss = float(jnp.mean(logs["loss"]))
+        common.report(args, f"{label} epoch {e + 1}: loss {loss:.4f}, test accuracy {accuracies[-1]:.4f}")
     common.report(
         args, f"{label}: test accuracy {accuracies[-1]:.4f} ({time.perf_counter() - started:.1f} s)"
     )

@@ -77,11 +77,11 @@ def run_series(args, name, out):
         net = fn.Sequential(fn.RNN(cell, return_sequences=False), fn.Dense(1))
         model = fn.Parallel(net, last_value, merge="sum")  # predicts the change from the last value
         optimizer, key = optax.adam(args.learning_rate), jax.random.key(args.seed)
-        n_fit, stopping = int(0.85 * len(x_tr)), fn.EarlyStopping(patience=30)
+        n_fit, stopping = int(0.85 * len(x_tr)), fn.training.EarlyStopping(patience=30)
         result = fn.fit(
             model, fn.losses.mean_squared_error, optimizer, x_tr[:n_fit], y_tr[:n_fit], key=key,
             epochs=args.epochs, batch_size=min(args.batch_size, n_fit), fused=True,
-            validation_data=(x_tr[n_fit:], y_tr[n_fit:]), early_stopping=stopping,
+            validation_data=(x_tr[n_fit:], y_tr[n_fit:]), callbacks=[stopping],
         )  # fmt: skip
         forecasts[label] = unscale(fn.predict(model, result.state.params, x_te))
     scores = {label: rmse(f, actual) for label, f in forecasts.items()}

@@ -129,7 +129,8 @@ def main(argv=None) -> dict:
     result = fn.fit(
         model, loss, optax.adam(args.learning_rate), x_train, y_train,
         key=jax.random.key(args.seed), epochs=epochs, batch_size=args.batch_size,
-        validation_data=(x_test, y_test), metrics=metrics, max_steps=args.max_steps, fused=False,
+        validation_data=(x_test, y_test), metrics=metrics, fused=False,
+        stop=fn.training.StopRule(max_steps=args.max_steps),
     )  # fmt: skip
     seconds = time.perf_counter() - started
     state = result.state
