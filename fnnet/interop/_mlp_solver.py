@@ -1,10 +1,12 @@
-"""The JAX core behind ``fnnet.sklearn``: scikit-learn's MLP objective, initialisation and epochs.
+"""The JAX core behind ``fnnet.interop.sklearn``: scikit-learn's MLP objective, initialisation and epochs.
 
 Matches ``sklearn.neural_network`` where it matters for results: Glorot-uniform initialisation of
-weights *and* biases (bound ``sqrt(6 / (fan_in + fan_out))``, 2 instead of 6 for ``logistic``), the
-per-batch objective ``loss + alpha / 2 * sum(||W||^2) / batch_size``, minibatches that include the
-last partial batch, and Adam or SGD with (Nesterov) momentum. Training runs in float32; one jitted
-dispatch per epoch (a ``lax.scan`` over the full batches, then the remainder).
+weights *and* biases drawn from the estimator's ``random_state`` in scikit-learn's order (bound
+``sqrt(6 / (fan_in + fan_out))``, 2 instead of 6 for ``logistic``), the per-batch objective
+``sum_i w_i loss_i / sum_i w_i + alpha / 2 * sum(||W||^2) / sum_i w_i`` (``w`` the sample weights, all
+ones without them), minibatches that include the last partial batch, and scikit-learn's SGD and Adam
+update rules (``_mlp_optim``). Training runs in float32; one jitted dispatch per epoch (a ``lax.scan``
+over the full batches, then the remainder); the step size is an argument, so schedules never recompile.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from fnnet.interop import _mlp_optim
 from fnnet.training.epochs import split_batches
 
 ACTIVATIONS = {
@@ -31,20 +33,25 @@ NUMPY_ACTIVATIONS = {
     "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
+    "exp": np.exp,  # the Poisson regressor's output
 }
 
 
-def init_params(seed: int, sizes: tuple[int, ...], activation: str):
-    """``[(W [fan_in, fan_out], b [fan_out]), ...]`` drawn like scikit-learn's ``_init_coef``."""
+def init_params(rng: np.random.RandomState, sizes: tuple[int, ...], activation: str) -> list:
+    """``[(W [fan_in, fan_out], b [fan_out]), ...]`` in float64, drawn as scikit-learn's ``_init_coef``.
+
+    Args:
+        rng: the estimator's random state; consumed exactly as scikit-learn consumes it (each layer's
+            weights, then its biases), so the same ``random_state`` gives the same initial weights.
+        sizes: ``(n_features, *hidden_layer_sizes, n_outputs)``.
+        activation: the hidden activation (``logistic`` uses the smaller bound).
+    """
     factor = 2.0 if activation == "logistic" else 6.0
-    keys = jax.random.split(jax.random.key(seed), len(sizes) - 1)
     params = []
-    for key, fan_in, fan_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = math.sqrt(factor / (fan_in + fan_out))
-        kw, kb = jax.random.split(key)
-        w = jax.random.uniform(kw, (fan_in, fan_out), jnp.float32, -bound, bound)
-        b = jax.random.uniform(kb, (fan_out,), jnp.float32, -bound, bound)
-        params.append((w, b))
+        w = rng.uniform(-bound, bound, (fan_in, fan_out))
+        params.append((w, rng.uniform(-bound, bound, fan_out)))
     return params
 
 
@@ -72,81 +79,68 @@ def forward_numpy(coefs, intercepts, x, activation: str, out_activation: str) ->
     return NUMPY_ACTIVATIONS[out_activation](x)
 
 
-def _data_loss(logits, y, loss: str):
+def _per_sample_loss(z, y, loss: str):
+    """Each row's loss ``[N]`` summed over outputs, from the logits ``z [N, K]`` (canonical links)."""
     if loss == "squared_error":
-        return 0.5 * jnp.mean((logits - y) ** 2)
+        return 0.5 * jnp.sum((z - y) ** 2, axis=1)
+    if loss == "poisson":  # exp output; y log(y / p) - y + p with 0 log 0 = 0
+        y_log_y = jnp.where(y > 0, y * jnp.log(jnp.where(y > 0, y, 1.0)), 0.0)
+        return jnp.sum(y_log_y - y * z - y + jnp.exp(z), axis=1)
     if loss == "log_loss":  # softmax over classes, y one-hot
-        return -jnp.sum(y * jax.nn.log_softmax(logits, axis=1)) / y.shape[0]
+        return -jnp.sum(y * jax.nn.log_softmax(z, axis=1), axis=1)
     # binary_log_loss: logistic outputs, y in {0, 1}
-    per = jnp.maximum(logits, 0) - logits * y + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-    return jnp.sum(per) / y.shape[0]
+    return jnp.sum(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))), axis=1)
 
 
-def objective(params, x, y, *, activation: str, loss: str, alpha: float):
-    """scikit-learn's minibatch objective: data loss plus ``alpha / 2 * sum(W^2) / batch``."""
-    penalty = sum(jnp.sum(w * w) for w, _ in params)
-    return _data_loss(forward_logits(params, x, activation), y, loss) + 0.5 * alpha * penalty / (x.shape[0])
+def objective(params, x, y, w, *, activation: str, loss: str, alpha):
+    """scikit-learn's batch objective and its reported loss: ``(trained, reported)``.
+
+    Trained: ``sum_i w_i l_i / sum(w) + alpha / 2 * sum(W^2) / sum(w)`` with ``l_i`` summed over
+    outputs, whose gradient is scikit-learn's backprop. Reported (``loss_``): the same, but scikit-learn's
+    squared error averages over the ``K`` outputs instead of summing.
+    """
+    sw = jnp.sum(w)
+    data = jnp.sum(w * _per_sample_loss(forward_logits(params, x, activation), y, loss)) / sw
+    penalty = 0.5 * alpha * sum(jnp.sum(k * k) for k, _ in params) / sw
+    reported = data / y.shape[1] if loss == "squared_error" else data
+    return data + penalty, reported + penalty
 
 
-def make_optimizer(solver: str, learning_rate: float, momentum: float, nesterov: bool, betas):
-    """``optax.adam`` or ``optax.sgd`` with scikit-learn's meanings of the hyper-parameters."""
+def make_optimizer(solver: str, momentum: float, nesterov: bool, betas):
+    """scikit-learn's ``SGDOptimizer`` or ``AdamOptimizer`` update rule (the step size comes per call)."""
     if solver == "adam":
-        beta_1, beta_2, epsilon = betas
-        return optax.adam(learning_rate, b1=beta_1, b2=beta_2, eps=epsilon)
-    return optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov and momentum > 0)
+        return _mlp_optim.adam(*betas)
+    return _mlp_optim.sgd(momentum, nesterov)
 
 
 @functools.lru_cache(maxsize=32)
 def epoch_fn(activation, loss, alpha, batch_size, optimizer_config):
-    """A jitted ``epoch(params, opt_state, x, y, perm) -> (params, opt_state, mean_loss)``."""
+    """A jitted ``epoch(params, opt_state, x, y, w, perm, lr) -> (params, opt_state, mean_loss)``.
+
+    ``mean_loss`` is scikit-learn's: each batch's reported loss times its number of rows, over ``N``.
+    """
     optimizer = make_optimizer(*optimizer_config)
-    grad = jax.value_and_grad(functools.partial(objective, activation=activation, loss=loss, alpha=alpha))
+    value_and_grad = jax.value_and_grad(
+        functools.partial(objective, activation=activation, loss=loss, alpha=alpha), has_aux=True
+    )
 
-    def step(carry, rows, x, y):
+    def step(carry, rows, x, y, w, lr):
         params, opt_state = carry
-        value, grads = grad(params, x[rows], y[rows])
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value * rows.shape[0]
+        (_, reported), grads = value_and_grad(params, x[rows], y[rows], w[rows])
+        updates, opt_state = optimizer.update(grads, opt_state, params, learning_rate=lr)
+        params = jax.tree.map(jnp.add, params, updates)
+        return (params, opt_state), reported * rows.shape[0]
 
-    def epoch(params, opt_state, x, y, perm):
+    def epoch(params, opt_state, x, y, w, perm, lr):
         # fnnet's batching rule, but scikit-learn's epochs also train on the last partial batch
         batches, rest = split_batches(perm, batch_size)  # [S, B], [N % B]
         carry, total = (params, opt_state), jnp.zeros((), jnp.float32)
         if batches.shape[0]:
-            carry, sums = jax.lax.scan(lambda c, r: step(c, r, x, y), carry, batches)
+            carry, sums = jax.lax.scan(lambda c, r: step(c, r, x, y, w, lr), carry, batches)
             total = total + jnp.sum(sums)
         if rest.shape[0]:
-            carry, last = step(carry, rest, x, y)
+            carry, last = step(carry, rest, x, y, w, lr)
             total = total + last
         return carry[0], carry[1], total / perm.shape[0]
 
     return jax.jit(epoch), optimizer
-
-
-def check_params(est) -> list[int]:
-    """Validate an estimator's hyper-parameters; return ``hidden_layer_sizes`` as a list."""
-    name = type(est).__name__
-    sizes = est.hidden_layer_sizes
-    sizes = [sizes] if np.isscalar(sizes) else list(sizes)
-    if not all(int(s) == s and s > 0 for s in sizes):
-        raise ValueError(f"{name}: hidden_layer_sizes must be positive ints, got {sizes}")
-    if est.activation not in ACTIVATIONS:
-        raise ValueError(f"{name}: activation must be one of {sorted(ACTIVATIONS)}, got {est.activation!r}")
-    if est.solver not in ("sgd", "adam"):
-        raise ValueError(f"{name}: solver must be 'sgd' or 'adam', got {est.solver!r}")
-    checks = [
-        ("alpha", est.alpha >= 0),
-        ("learning_rate_init", est.learning_rate_init > 0),
-        ("max_iter", est.max_iter >= 1),
-        ("n_iter_no_change", est.n_iter_no_change >= 1),
-        ("validation_fraction", 0 < est.validation_fraction < 1),
-        ("momentum", 0 <= est.momentum <= 1),
-        ("beta_1", 0 <= est.beta_1 < 1),
-        ("beta_2", 0 <= est.beta_2 < 1),
-        ("epsilon", est.epsilon > 0),
-        ("batch_size", est.batch_size == "auto" or int(est.batch_size) >= 1),
-    ]
-    for param, ok in checks:
-        if not ok:
-            raise ValueError(f"{name}: invalid {param}={getattr(est, param)!r}")
-    return [int(s) for s in sizes]
