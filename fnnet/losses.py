@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.core import ShapeError, format_shape
 
@@ -85,7 +86,10 @@ def binary_cross_entropy(probabilities: Array, targets: Array, eps: float = 1e-7
 def binary_cross_entropy_with_logits(logits: Array, targets: Array) -> Array:
     """Binary cross-entropy from logits, ``-mean(t log s(x) + (1 - t) log(1 - s(x)))``, computed stably.
 
-    Uses ``max(x, 0) - x t + log1p(exp(-|x|))``, finite for any finite logit.
+    Uses ``t softplus(-x) + (1 - t) softplus(x)`` (``-log s(x) = softplus(-x)``), finite for any finite
+    logit and exact for 0/1 targets at either sign. Its gradient is ``(s(x) - t) / n`` everywhere,
+    ``(0.5 - t) / n`` at a logit of exactly 0, as in PyTorch: ``softplus`` is ``logaddexp(x, 0)``, smooth,
+    where a ``max(x, 0)`` / ``|x|`` form picks sub-gradients at 0 that do not add up.
 
     Args:
         logits: any shape.
@@ -96,7 +100,20 @@ def binary_cross_entropy_with_logits(logits: Array, targets: Array) -> Array:
     """
     _same_shape("binary_cross_entropy_with_logits", logits, targets)
     x = logits
-    return jnp.mean(jnp.maximum(x, 0) - x * targets + jnp.log1p(jnp.exp(-jnp.abs(x))))
+    return jnp.mean(targets * jax.nn.softplus(-x) + (1.0 - targets) * jax.nn.softplus(x))
+
+
+def _check_concrete_labels(labels: Array, classes: int) -> None:
+    """Raise on a label outside ``0..classes-1`` when the labels are known (not traced)."""
+    if isinstance(labels, jax.core.Tracer) or labels.size == 0:
+        return
+    values = np.asarray(labels)
+    bad = values[(values < 0) | (values >= classes)]
+    if bad.size:
+        raise ValueError(
+            f"softmax_cross_entropy: integer labels must be in 0..{classes - 1} ({classes} classes), "
+            f"found {int(bad[0])} ({bad.size} of {values.size} out of range)"
+        )
 
 
 def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
@@ -109,6 +126,12 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
 
     Returns:
         A scalar, ``mean(-sum(targets * log_softmax(logits)))``; finite for logits of any finite size.
+
+    Raises:
+        ValueError: concrete integer labels (outside ``jit``) with a value outside ``0..K-1``, naming
+            the first such label and ``K``. Under ``jit`` (or ``vmap``) labels are not known: each
+            example whose label is out of range gets a NaN loss, so the mean is NaN; never another
+            class's loss (NumPy-style wrapping would make ``-1`` mean class ``K - 1``).
     """
     log_p = jax.nn.log_softmax(logits, axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
@@ -118,7 +141,18 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
                 f"integer labels must have the logits' shape without the class axis, "
                 f"{format_shape(logits.shape[:-1])}, got {format_shape(labels.shape)}",
             )
-        picked = jnp.take_along_axis(log_p, labels[..., None].astype(jnp.int32), axis=-1)
-        return -jnp.mean(picked)
+        classes = logits.shape[-1]
+        _check_concrete_labels(labels, classes)
+        inside = (labels >= 0) & (labels < classes)
+        index = jnp.where(inside, labels, 0).astype(jnp.int32)
+        picked = jnp.take_along_axis(log_p, index[..., None], axis=-1)[..., 0]
+        return -jnp.mean(jnp.where(inside, picked, jnp.nan))
+    if tuple(labels.shape) == tuple(logits.shape[:-1]):  # class indices, but not integers
+        raise ShapeError(
+            "softmax_cross_entropy",
+            f"labels {format_shape(labels.shape)} of dtype {labels.dtype} have the shape of class indices, "
+            f"which must be integers: pass integer class labels (labels.astype(np.int32)), or one-hot "
+            f"targets of the logits' shape {format_shape(logits.shape)}",
+        )
     _same_shape("softmax_cross_entropy", logits, labels)
     return -jnp.mean(jnp.sum(labels * log_p, axis=-1))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.core import Layer
 
@@ -52,9 +53,15 @@ def evaluate(
 
     Returns:
         ``{name: float}``, each weighted by batch sizes so the result is the mean over all N examples.
+
+    Raises:
+        ValueError: integer class labels ``y`` (one axis fewer than the outputs) outside
+            ``0..K-1`` for a model with ``K`` outputs, naming the first such label; inside the jitted
+            evaluation they would give a NaN loss.
     """
     run = _eval_batch_fn(model, loss, tuple(sorted((metrics or {}).items())))
     model_state = {} if model_state is None else model_state
+    _check_labels(model, params, model_state, x, y)
     n = len(x)
     totals: dict[str, float] = {}
     for start in range(0, n, batch_size):
@@ -63,6 +70,28 @@ def evaluate(
         for name, value in logs.items():
             totals[name] = totals.get(name, 0.0) + float(value) * len(xb)
     return {name: total / n for name, total in totals.items()}
+
+
+def _check_labels(model: Layer, params, model_state, x, y) -> None:
+    """Refuse integer labels outside ``0..K-1``, ``K`` the model's outputs (traced abstractly, free)."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer) or not len(y):
+        return
+    probe = jax.ShapeDtypeStruct(
+        (1, *np.shape(x)[1:]), jax.dtypes.canonicalize_dtype(np.asarray(x[:1]).dtype)
+    )
+    out = jax.eval_shape(
+        lambda p, s, xb: model.apply_with_state(p, s, xb, training=False)[0], params, model_state, probe
+    )
+    if tuple(out.shape[1:-1]) != tuple(y.shape[1:]):
+        return  # not class labels for these outputs (e.g. integer regression targets)
+    classes = out.shape[-1]
+    bad = y[(y < 0) | (y >= classes)]
+    if bad.size:
+        raise ValueError(
+            f"evaluate: y labels must be in 0..{classes - 1} (the model has {classes} outputs), "
+            f"found {int(bad[0])} ({bad.size} of {y.size} out of range)"
+        )
 
 
 @functools.lru_cache(maxsize=64)
