@@ -20,7 +20,16 @@ ALLOWED_SKIPS = {
     "check_classifier_data_not_an_array": "pandas is not installed",
     "check_regressor_data_not_an_array": "pandas is not installed",
     "check_dataframe_column_names_consistency": "pandas is not installed",
+    "check_sample_weights_pandas_series": "pandas is not installed",
+    "check_classifiers_multilabel_output_format_decision_function": "does not have a decision_function",
 }
+
+# Checks fnnet fails by design, with the reason handed to check_estimator (they report "xfail").
+FLOAT32 = (
+    "fnnet trains in float32: weighting equals repeating rows to ~3e-7 relative "
+    "(tests/test_sklearn_parity.py checks 1e-4), the check demands 1e-7"
+)
+EXPECTED_FAILURES = {"check_sample_weight_equivalence_on_dense_data": FLOAT32}
 
 # A quick subset for the default run; the slow test runs every check.
 FAST_CHECKS = {
@@ -56,11 +65,13 @@ def test_selected_estimator_checks(estimator, check):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("estimator", [MLPClassifier(), MLPRegressor()], ids=lambda e: str(e))
 def test_every_estimator_check_passes_or_is_skipped_with_a_reason(estimator):
-    results = check_estimator(estimator, on_fail=None)
+    results = check_estimator(estimator, on_fail=None, expected_failed_checks=EXPECTED_FAILURES)
     assert len(results) > 40
     for r in results:
         if r["status"] == "skipped":
             assert ALLOWED_SKIPS[r["check_name"]] in str(r["exception"]), r
+        elif r["status"] == "xfail":
+            assert r["check_name"] in EXPECTED_FAILURES, r
         else:
             assert r["status"] == "passed", (r["check_name"], r["exception"])
 
