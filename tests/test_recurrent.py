@@ -289,3 +289,40 @@ def test_embedding_looks_up_rows_and_rejects_bad_tokens():
         emb.apply(params, np.array([1, 7]))
     with pytest.raises(fn.ShapeError, match="expected integer tokens, got dtype float32"):
         emb.apply(params, jnp.ones((2,)))
+
+
+# Under jit the lengths' values are unknown, so they cannot be refused as they are eagerly: they are
+# clamped to 0..T. The batch repeats one sequence, so rows with equal clamped lengths must agree.
+JIT_LENGTHS = [0, -1, T, T + 1, T + 5]
+
+
+@pytest.mark.parametrize("bidirectional,reverse", [(False, False), (False, True), (True, False)])
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("cell_cls", CELLS)
+def test_lengths_out_of_range_under_jit_are_clamped(cell_cls, formulation, bidirectional, reverse):
+    if formulation == "fused" and cell_cls is fn.SimpleRNNCell:
+        pytest.skip("the fused formulation is for the LSTM and GRU")
+    rnn = fn.RNN(
+        cell_cls(H), num_layers=2, bidirectional=bidirectional, reverse=reverse, formulation=formulation
+    )
+    _, params = rnn.init(jax.random.key(0), (T, F))
+    one = jax.random.normal(jax.random.key(1), (1, T, F))
+    x = jnp.repeat(one, len(JIT_LENGTHS), axis=0)
+    lengths = jnp.array(JIT_LENGTHS)
+    y, state = jax.jit(rnn.run)(params, x, lengths=lengths)
+    y, state = np.asarray(y), {n: np.asarray(a) for n, a in state.items()}
+    assert np.all(np.isfinite(y)) and all(np.all(np.isfinite(a)) for a in state.values())
+    full_y, full_state = rnn.run(params, one)  # eager, no lengths: the whole sequence
+    for row in (2, 3, 4):  # T, T + 1, T + 5: the whole sequence
+        np.testing.assert_allclose(y[row], full_y[0], rtol=1e-5, atol=1e-6)
+        for n, a in state.items():
+            np.testing.assert_allclose(a[row], full_state[n][0], rtol=1e-5, atol=1e-6)
+    for row in (0, 1):  # 0, -1: an empty sequence, zero outputs and the (zero) initial state
+        assert np.all(y[row] == 0) and all(np.all(a[row] == 0) for a in state.values())
+
+    def total(p, lengths):  # an argument, so traced under jit (closed-over values are checked)
+        out, final = rnn.run(p, x, lengths=lengths)
+        return jnp.sum(out) + sum(jnp.sum(a) for a in final.values())
+
+    grads = jax.jit(jax.grad(total))(params, lengths)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))

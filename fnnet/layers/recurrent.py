@@ -70,7 +70,11 @@ class RNN(Layer):
 
     ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
-    it, outputs past it are zero and the final state is the one at the last valid step.
+    it, outputs past it are zero and the final state is the one at the last valid step. Lengths
+    whose values are known (not traced) outside ``1..T`` raise a ShapeError; under ``jit`` they cannot
+    be checked and are clamped to ``0..T``: a length above ``T`` runs the whole sequence, one of 0 or
+    below is an empty sequence (zero outputs, final state = initial state), finite with finite
+    gradients on every formulation.
     ``initial_state`` has the layout of the final state ``run`` returns. ``run(...)`` returns
     ``(outputs, final_state)`` where ``final_state = {name: [..., num_layers * D, H]}`` (``name`` in
     ``h``, and ``c`` for the LSTM), ordered layer by layer, forward before backward, as PyTorch's
@@ -160,7 +164,8 @@ class RNN(Layer):
         xs = self._time_major(params, x)  # [T, B, F]
         T, B = xs.shape[:2]
         if lengths is not None:
-            lengths = self._check_lengths(jnp.asarray(lengths), batch, T).reshape(B)
+            # Known values were refused outside 1..T; traced ones are clamped, as the class doc says.
+            lengths = jnp.clip(self._check_lengths(jnp.asarray(lengths), batch, T).reshape(B), 0, T)
         given = self._check_initial_state(initial_state, batch, B)
         if training and self.dropout_rate > 0 and self.num_layers > 1 and key is None:
             raise ValueError(f"{self!r}: dropout between layers needs a key when training")
