@@ -92,6 +92,42 @@ def test_conv_matches_torch_outputs_and_gradients(impl, index):
     ],
 )
 def test_conv_transpose_matches_torch(in_shape, kwargs, torch_padding, output_padding):
+    _check_conv_transpose_against_torch(in_shape, kwargs, torch_padding, output_padding)
+
+
+# SAME is PyTorch's padding p, output_padding q with (n - 1) s - 2p + k_eff + q = n s, written out by
+# hand per (kernel, stride, dilation): k_eff < s needs q = s - k_eff extra zeros (p = 0), k_eff = s
+# neither, k_eff > s crops t = k_eff - s as p = ceil(t / 2), q = 2p - t.
+SAME_TRANSPOSE_CASES = [
+    # (in_shape, kernel, strides, dilation, torch padding, torch output_padding)
+    ((4, 5, 2), (2, 2), 3, 1, 0, 1),  # the case: (12, 15), not (11, 14)
+    ((3, 4, 1), (1, 1), 2, 1, 0, 1),
+    ((2, 3, 2), (2, 2), 4, 1, 0, 2),
+    ((3, 3, 2), (2, 3), (3, 4), 1, 0, (1, 1)),
+    ((3, 2, 1), (2, 2), 4, 2, 0, 1),  # dilated span 3 < stride 4
+    ((3, 4, 2), (3, 3), 3, 1, 0, 0),
+    ((4, 3, 1), (2, 2), 2, 1, 0, 0),
+    ((4, 5, 2), (3, 3), 2, 1, 1, 1),
+    ((4, 3, 2), (4, 4), 2, 1, 1, 0),
+    ((3, 4, 1), (5, 5), 2, 1, 2, 1),
+    ((3, 3, 2), (3, 3), 1, 1, 1, 0),
+    ((3, 4, 2), (2, 5), (3, 2), 1, (0, 2), (1, 1)),  # one axis below its stride, one above
+]
+
+
+@pytest.mark.parametrize(
+    "in_shape,kernel,strides,dilation,torch_padding,output_padding", SAME_TRANSPOSE_CASES
+)
+def test_conv_transpose_same_gives_n_times_s_as_torch(
+    in_shape, kernel, strides, dilation, torch_padding, output_padding
+):
+    kwargs = dict(features=2, kernel_size=kernel, strides=strides, dilation=dilation, padding="SAME")
+    s = (strides,) * 2 if isinstance(strides, int) else strides
+    out_shape = _check_conv_transpose_against_torch(in_shape, kwargs, torch_padding, output_padding)
+    assert out_shape == (in_shape[0] * s[0], in_shape[1] * s[1], 2)
+
+
+def _check_conv_transpose_against_torch(in_shape, kwargs, torch_padding, output_padding):
     layer = fn.ConvTranspose(**kwargs)
     out_shape, params = layer.init(jax.random.key(1), in_shape)
     params["bias"] = jax.random.normal(jax.random.key(3), params["bias"].shape)
@@ -118,6 +154,8 @@ def test_conv_transpose_matches_torch(in_shape, kwargs, torch_padding, output_pa
     expected = convert.conv_transpose_from_torch({"weight": w.grad.numpy(), "bias": b.grad.numpy()})
     assert_close(dparams["kernel"], expected["kernel"], "kernel gradient", tol=1e-6)
     assert_close(dparams["bias"], expected["bias"], "bias gradient", tol=1e-6)
+    assert tuple(y.shape[1:]) == out_shape, "init's shape is apply's"
+    return out_shape
 
 
 def test_conv_kernel_layout_and_leading_batch_axes():

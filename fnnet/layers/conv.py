@@ -202,9 +202,11 @@ class ConvTranspose(Layer):
         features: output channels.
         kernel_size: a tuple of 2 ints (an int means a square window).
         strides: an int or 2 ints (the upsampling factor).
-        padding: ``"SAME"`` (output ``n * s``: crops ``max(k_eff - s, 0)``, the larger half at
-            the low end), ``"VALID"`` (no crop: ``(n - 1) * s + k_eff``), or 2 ``(low, high)``
-            crop pairs (PyTorch's ``padding=p, output_padding=q`` is ``(p, p - q)``).
+        padding: ``"SAME"`` (output ``n * s``: crops ``k_eff - s``, the larger half at the low
+            end; a window narrower than the stride instead gets ``s - k_eff`` zeros, plus bias, at
+            the high end, PyTorch's ``padding=0, output_padding=s - k_eff``), ``"VALID"`` (no
+            crop: ``(n - 1) * s + k_eff``), or 2 ``(low, high)`` crop pairs (PyTorch's
+            ``padding=p, output_padding=q`` is ``(p, p - q)``).
         dilation: kernel dilation.
         use_bias: whether to add a bias.
         kernel_init: kernel initialiser (default LeCun normal).
@@ -244,8 +246,10 @@ class ConvTranspose(Layer):
         if self.padding == "VALID":
             crops = ((0, 0), (0, 0))
         elif self.padding == "SAME":
-            totals = [max(k - s, 0) for k, s in zip(spans, self.strides, strict=True)]
-            crops = tuple((t - t // 2, t // 2) for t in totals)
+            # A negative total (k_eff < s) is a negative high crop: s - k_eff zeros appended at the
+            # high end, PyTorch's output_padding; the output is n * s either way.
+            totals = [k - s for k, s in zip(spans, self.strides, strict=True)]
+            crops = tuple((t - t // 2, t // 2) if t >= 0 else (0, t) for t in totals)
         else:
             crops = self.padding
         out = [
