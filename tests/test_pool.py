@@ -33,7 +33,7 @@ CASES = [  # (in_shape, window, strides, padding, resolved pads)
     ((7, 5, 2), 2, None, "SAME", ((0, 1), (0, 1))),
     ((7, 6, 2), (3, 2), (2, 1), "SAME", ((1, 1), (0, 1))),
     ((6, 6, 1), 3, 1, ((1, 1), (1, 1)), ((1, 1), (1, 1))),
-    ((5, 7, 2), (2, 3), (2, 3), ((1, 0), (0, 2)), ((1, 0), (0, 2))),
+    ((5, 7, 2), (2, 3), (2, 3), ((1, 0), (0, 1)), ((1, 0), (0, 1))),
     ((9, 3), (3,), None, "SAME", ((0, 0),)),
     ((10, 2), (3,), (2,), "SAME", ((0, 1),)),
 ]
@@ -142,6 +142,53 @@ def test_pool_errors_name_the_layer_and_shape():
         fn.MaxPool(2).apply({}, jnp.zeros((5, 3)))
     with pytest.raises(fn.ShapeError, match=r"GlobalAvgPool.*got \[4, 3\]"):
         fn.GlobalAvgPool().init(jax.random.key(0), (4, 3))
+
+
+# (window, padding) with some side padded by more than window // 2: whole windows of padding.
+WIDE_PADDINGS = [
+    (2, 2),  # the case: 12 of 16 outputs -inf (MaxPool) or nan (AvgPool) on 4x4
+    (2, ((0, 0), (0, 2))),
+    (3, 2),
+    ((2, 3), ((1, 0), (0, 2))),
+    ((3,), 2),
+    ((4,), ((0, 3),)),
+    ((2, 2, 2), ((0, 0), (2, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("impl", ["auto", "xla", "reshape"])
+@pytest.mark.parametrize("cls", [fn.MaxPool, fn.AvgPool])
+@pytest.mark.parametrize("window,padding", WIDE_PADDINGS)
+def test_pool_refuses_padding_over_half_the_window(window, padding, cls, impl):
+    name = cls.__name__
+    with pytest.raises(ValueError, match=rf"{name}: padding .* window \(.*at most window // 2"):
+        cls(window, padding=padding, impl=impl)
+
+
+# Padding of exactly window // 2 is allowed and is PyTorch's own padding (max: -inf, avg: not counted).
+HALF_PADDINGS = [(2, 2, 1), (3, 1, 1), (3, 2, 1), (4, 2, 2), (5, 3, 2), (4, 4, 2)]
+
+
+@pytest.mark.parametrize("impl", ["auto", "xla", "reshape"])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("window,strides,padding", HALF_PADDINGS)
+def test_pool_padding_of_half_the_window_matches_torch(window, strides, padding, kind, impl):
+    cls = fn.MaxPool if kind == "max" else fn.AvgPool
+    layer = cls(window, strides=strides, padding=padding, impl=impl)
+    in_shape = (6, 5, 2)
+    out_shape, _ = layer.init(jax.random.key(0), in_shape)
+    rng = np.random.default_rng(5)
+    x, g = rng.normal(size=(2, *in_shape)), rng.normal(size=(2, *out_shape))
+    xt = channels_first(x)
+    if kind == "max":
+        yt = tnf.max_pool2d(xt, window, strides, padding=padding)
+    else:
+        yt = tnf.avg_pool2d(xt, window, strides, padding=padding, count_include_pad=False)
+    y, _, dx = fnnet_vjp(lambda p, x: layer.apply(p, x), {}, x, g)
+    assert np.all(np.isfinite(y))
+    assert_close(y, channels_last(yt), "output")
+    yt.backward(channels_first(g).detach())
+    assert_close(dx, channels_last(xt.grad), "input gradient")
 
 
 @pytest.mark.parametrize("cls", [fn.MaxPool, fn.AvgPool])

@@ -56,6 +56,7 @@ class _Pool(Layer):
         strides = self.window if self.strides is None else self.strides
         setattr_(self, "strides", as_tuple("strides", strides, rank, name))
         setattr_(self, "padding", normalize_padding(self.padding, rank, name))
+        _check_half_window(name, self.window, self.padding)
         check_impl(name, self.impl, POOL_IMPLS)
 
     @property
@@ -105,6 +106,21 @@ class _Pool(Layer):
                 ((0, 0), *pads, (0, 0)),
             )
         return unfold_batch(y, batch), pads
+
+
+def _check_half_window(name: str, window: tuple[int, ...], padding) -> None:
+    """Refuse explicit padding wider than ``window // 2`` on a side (PyTorch's rule; SAME never is).
+
+    Wider padding makes whole windows of padding: ``-inf`` from MaxPool, ``0 / 0`` from AvgPool.
+    """
+    if isinstance(padding, str):
+        return
+    halves = tuple(k // 2 for k in window)
+    if any(max(pair) > half for pair, half in zip(padding, halves, strict=True)):
+        raise ValueError(
+            f"{name}: padding {padding} is too wide for the window {window}: each side may pad at "
+            f"most window // 2 = {halves} (as in PyTorch), else whole windows are padding"
+        )
 
 
 def _pool_reshape(x, window, pads, reducer, init_value):
@@ -184,7 +200,8 @@ class MaxPool(_Pool):
     Args:
         window: an int (a square 2-D window) or a tuple of 1, 2 or 3 ints setting the spatial rank.
         strides: an int or one per spatial axis; default ``window`` (non-overlapping windows).
-        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
+        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs of at
+            most ``window // 2`` each (wider is refused: it makes windows of padding only).
         impl: ``"auto"`` (on CPU reshape when ``strides == window``, else ``"xla"``; on other
             backends ``"xla"``), ``"xla"`` (``lax.reduce_window``) or ``"reshape"`` (when
             ``strides == window``, else ``"xla"``). Where several inputs tie for the maximum (as
@@ -218,7 +235,8 @@ class AvgPool(_Pool):
     Args:
         window: an int (a square 2-D window) or a tuple of 1, 2 or 3 ints setting the spatial rank.
         strides: an int or one per spatial axis; default ``window``.
-        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs.
+        padding: ``"VALID"`` (default), ``"SAME"``, an int or per-axis ``(low, high)`` pairs of at
+            most ``window // 2`` each, as for MaxPool.
         impl: ``"auto"``, ``"xla"`` or ``"reshape"``, as for MaxPool.
 
     Shapes: ``x: [..., *spatial, C] -> y: [..., *out_spatial, C]``. No params.
