@@ -8,12 +8,23 @@ state has no entry in the state dict, so a model without state has state ``{}``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from fnnet.core import Layer, Shape, ShapeError, as_layer, describe, format_shape
+from fnnet.core import (
+    Array,
+    Layer,
+    Params,
+    Shape,
+    ShapeError,
+    State,
+    as_layer,
+    check_params,
+    describe,
+    format_shape,
+)
 
 
 def _child_key(key, index: int):
@@ -25,7 +36,7 @@ class _Container(Layer):
 
     layers: tuple[Layer, ...]
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Layer | Callable[..., Array] | list | tuple) -> None:
         if len(layers) == 1 and isinstance(layers[0], list | tuple):
             layers = tuple(layers[0])
         if not layers:
@@ -50,6 +61,10 @@ class _Container(Layer):
             return self.layers[index].init(key, tuple(in_shape))
         except ShapeError as err:
             raise err.within(f"{type(self).__name__}[{index}]") from None
+
+    def _check_children(self, params):
+        """Each child's params under its position ``"0"``, ``"1"``, ...; the children check their own."""
+        check_params(self, params, {str(i): None for i in range(len(self.layers))})
 
     def _apply_child(self, index, params, state, x, key, training):
         name = str(index)
@@ -85,7 +100,7 @@ class Sequential(_Container):
 
     layers: tuple[Layer, ...]
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         params = {}
         shape = tuple(in_shape)
         for i in range(len(self.layers)):
@@ -96,7 +111,7 @@ class Sequential(_Container):
         """The per-example input shape of each layer followed by the model's output shape."""
         out = [tuple(in_shape)]
         for i in range(len(self.layers)):
-            holder = []
+            holder: list[Shape] = []
 
             def init_one(k, i=i, shape=out[-1], holder=holder):
                 s, p = self._init_child(i, k, shape)
@@ -107,10 +122,13 @@ class Sequential(_Container):
             out.append(holder[0])
         return out
 
-    def init_state(self, in_shape):
+    def init_state(self, in_shape: Shape) -> State:
         return self._child_states(self.shapes(in_shape)[:-1])
 
-    def apply_with_state(self, params, state, x, *, key=None, training=False):
+    def apply_with_state(
+        self, params: Params, state: State, x: Array, *, key: Array | None = None, training: bool = False
+    ) -> tuple[Array, State]:
+        self._check_children(params)
         new_state = {}
         for i, layer in enumerate(self.layers):
             x, s = self._apply_child(i, params, state, x, key, training)
@@ -134,13 +152,13 @@ class Parallel(_Container):
     layers: tuple[Layer, ...]
     merge: str = "concat"
 
-    def __init__(self, *layers, merge: str = "concat"):
+    def __init__(self, *layers: Layer | Callable[..., Array], merge: str = "concat") -> None:
         super().__init__(*layers)
         if merge not in ("concat", "sum"):
             raise ValueError(f"Parallel: merge must be 'concat' or 'sum', got {merge!r}")
         object.__setattr__(self, "merge", merge)
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         shapes, params = [], {}
         for i in range(len(self.layers)):
             shape, params[str(i)] = self._init_child(i, jax.random.fold_in(key, i), in_shape)
@@ -158,10 +176,13 @@ class Parallel(_Container):
             raise ShapeError(self, f"'concat' needs branch shapes equal but for the last axis: {listed}")
         return (*first[:-1], sum(s[-1] for s in shapes))
 
-    def init_state(self, in_shape):
+    def init_state(self, in_shape: Shape) -> State:
         return self._child_states([in_shape] * len(self.layers))
 
-    def apply_with_state(self, params, state, x, *, key=None, training=False):
+    def apply_with_state(
+        self, params: Params, state: State, x: Array, *, key: Array | None = None, training: bool = False
+    ) -> tuple[Array, State]:
+        self._check_children(params)
         outputs, new_state = [], {}
         for i, layer in enumerate(self.layers):
             y, s = self._apply_child(i, params, state, x, key, training)
@@ -189,11 +210,11 @@ class Residual(_Container):
 
     layers: tuple[Layer, ...]
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Layer | Callable[..., Array]) -> None:
         branch = Sequential(*layers) if len(layers) > 1 else layers[0]
         super().__init__(branch)
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         out_shape, params = self._init_child(0, jax.random.fold_in(key, 0), in_shape)
         if tuple(out_shape) != tuple(in_shape):
             raise ShapeError(
@@ -203,9 +224,12 @@ class Residual(_Container):
             )
         return tuple(in_shape), {"0": params}
 
-    def init_state(self, in_shape):
+    def init_state(self, in_shape: Shape) -> State:
         return self._child_states([in_shape])
 
-    def apply_with_state(self, params, state, x, *, key=None, training=False):
+    def apply_with_state(
+        self, params: Params, state: State, x: Array, *, key: Array | None = None, training: bool = False
+    ) -> tuple[Array, State]:
+        self._check_children(params)
         y, s = self._apply_child(0, params, state, x, key, training)
         return x + y, ({"0": s} if self.layers[0].has_state else {})

@@ -16,7 +16,7 @@ still just ``model.apply(params, x)``. A stateless layer's state is ``{}``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -35,7 +35,7 @@ class ShapeError(ValueError):
     catch the error of a child and re-raise it with the child's position prepended to ``path``.
     """
 
-    def __init__(self, layer: Any, message: str, path: tuple[str, ...] = ()):
+    def __init__(self, layer: Any, message: str, path: tuple[str, ...] = ()) -> None:
         self.layer = layer
         self.detail = message
         self.path = path
@@ -118,7 +118,7 @@ class Layer:
         """Whether this layer (or any layer inside it) carries mutable state."""
         return False
 
-    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False):
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         """Run the layer on ``x`` (any leading batch axes) and return its output.
 
         Args:
@@ -183,6 +183,90 @@ def check_input(layer: Layer, x: Array, expected_tail: Shape, what: str = "input
         )
 
 
+def check_params(
+    layer: Layer,
+    params: Params,
+    expected: dict,
+    x: Array | None = None,
+    *,
+    implied_input: Callable[[Params], Shape] | None = None,
+    what: str = "input",
+) -> None:
+    """Raise ShapeError unless ``params`` has exactly the names and shapes the config implies.
+
+    Every layer's ``apply`` calls it; it reads static shapes only, so a jitted program is unchanged.
+
+    Args:
+        layer: the layer doing the check (named in the message).
+        params: the parameters the layer was given.
+        expected: the names and shapes the config implies for this input, a nested dict whose
+            leaves are shapes, or None for a child's params (checked by the child); ``{}``: no params.
+        x: the input, quoted in the message.
+        implied_input: ``params -> the input tail they were made for`` (a str entry matches any
+            size); when a shape differs and ``x`` does not end with it, the input is named first.
+        what: what ``x`` is, for the message.
+    """
+    _check_names(layer, params, expected, ())
+    wrong = _first_wrong_shape(params, expected, ())
+    if wrong is None:
+        return
+    name, got, want = wrong
+    found = f"parameter {name} " + ("is not an array" if got is None else f"has shape {format_shape(got)}")
+    try:
+        tail = None if implied_input is None or got is None else tuple(implied_input(params))
+    except (IndexError, TypeError, AttributeError):  # params too broken to imply an input
+        tail = None
+    if x is not None and tail is not None and not _ends_with(tuple(x.shape), tail):
+        raise ShapeError(
+            layer,
+            f"expected {what} of shape [..., {format_shape(tail)[1:-1]}] (any leading batch axes), got "
+            f"{format_shape(x.shape)}; {found}, for this input it would be {format_shape(want)}",
+        )
+    context = "" if x is None else f" for an input of shape {format_shape(x.shape)}"
+    raise ShapeError(layer, f"{found}, expected {format_shape(want)}{context}")
+
+
+def _check_names(layer: Layer, params: Params, expected: dict, path: tuple[str, ...]) -> None:
+    here = "/".join(path)
+    names = f"expected {sorted(expected)}" if expected or path else "it has no parameters: pass {}"
+    if not isinstance(params, Mapping):
+        what = f"parameters '{here}'" if path else "parameters"
+        raise ShapeError(layer, f"{what} must be a dict ({names}), got {type(params).__name__}")
+    prefix = here + "/" if path else ""
+    missing, extra = sorted(set(expected) - set(params)), sorted(map(str, set(params) - set(expected)))
+    if missing:
+        raise ShapeError(layer, f"parameter '{prefix}{missing[0]}' is missing ({names})")
+    if extra:
+        raise ShapeError(layer, f"unexpected parameter '{prefix}{extra[0]}' ({names})")
+    for name, want in expected.items():
+        if isinstance(want, dict):
+            _check_names(layer, params[name], want, (*path, name))
+
+
+def _first_wrong_shape(params: Params, expected: dict, path: tuple[str, ...]):
+    """``('name', given shape or None for a non-array, expected shape)`` of the first mismatch, or None."""
+    for name, want in expected.items():
+        if isinstance(want, dict):
+            wrong = _first_wrong_shape(params[name], want, (*path, name))
+        elif want is not None:
+            got = getattr(params[name], "shape", None)
+            got = None if got is None else tuple(got)
+            wrong = None if got == tuple(want) else ("'" + "/".join((*path, name)) + "'", got, tuple(want))
+        if want is not None and wrong is not None:
+            return wrong
+    return None
+
+
+def _ends_with(shape: Shape, tail: tuple) -> bool:
+    start = len(shape) - len(tail)
+    return start >= 0 and all(isinstance(t, str) or shape[start + i] == t for i, t in enumerate(tail))
+
+
+def kernel_and_bias_shapes(layer: Any, kernel_shape: Shape) -> dict:
+    """The shapes ``init_kernel_and_bias`` gives: ``{"kernel": kernel_shape, "bias": [features]}``."""
+    return {"kernel": tuple(kernel_shape), **({"bias": (kernel_shape[-1],)} if layer.use_bias else {})}
+
+
 def init_kernel_and_bias(layer: Any, key: Array, kernel_shape: Shape) -> Params:
     """``{"kernel": ..., "bias": ...}`` from a layer's ``kernel_init``, ``bias_init`` and ``use_bias``.
 
@@ -231,13 +315,14 @@ class Lambda(Layer):
     fn: Callable[..., Array]
     kwargs: tuple[tuple[str, Any], ...] = ()
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         out = jax.eval_shape(self._call, jax.ShapeDtypeStruct((1, *in_shape), jnp.float32))
         return tuple(out.shape[1:]), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         return self._call(x)
 
     def _call(self, x):

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 __all__ = [
     "Constant",
@@ -47,7 +49,11 @@ __all__ = [
     "kaiming_uniform",
     "zeros",
     "fans",
+    "Initializer",
 ]
+
+Initializer = Callable[..., jax.Array]
+"""What a layer's ``kernel_init``/``bias_init`` takes: ``init(key, shape, dtype=float32) -> array``."""
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -73,7 +79,7 @@ class Constant:
 
     value: float = 0.0
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         del key
         return jnp.full(shape, self.value, dtype)
 
@@ -85,7 +91,7 @@ class Normal:
     stddev: float = 1.0
     mean: float = 0.0
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         return self.mean + self.stddev * jax.random.normal(key, shape, dtype)
 
 
@@ -95,7 +101,7 @@ class TruncatedNormal:
 
     stddev: float = 1.0
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         # The truncated standard normal on [-2, 2] has std 0.87962566; divide it out.
         unit = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) / 0.87962566103423978
         return self.stddev * unit
@@ -107,7 +113,7 @@ class Uniform:
 
     scale: float = 1.0
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         return jax.random.uniform(key, shape, dtype, -self.scale, self.scale)
 
 
@@ -131,7 +137,7 @@ class VarianceScaling:
         if self.distribution not in ("truncated_normal", "normal", "uniform"):
             raise ValueError(f"VarianceScaling: unknown distribution {self.distribution!r}")
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         fan_in, fan_out = fans(tuple(shape))
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, n)
@@ -148,7 +154,7 @@ class Orthogonal:
 
     scale: float = 1.0
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         if len(shape) < 2:
             raise ValueError(f"orthogonal: needs a shape of rank >= 2, got {tuple(shape)}")
         rows, cols = math.prod(shape[:-1]), shape[-1]

@@ -61,6 +61,24 @@ def test_perceptron_is_step_of_weighted_sum_minus_threshold():
     np.testing.assert_allclose(layer.weighted_sum(params, x)[:, 0], x @ np.array([5.0, 2.0, 4.0]) - 3.0)
 
 
+def test_perceptron_at_threshold_fires_by_default_and_not_with_at_zero_0():
+    # the concert quiz (003, "Quiz: Guessing the Weights"): weights 40/10/20, threshold 60; the row
+    # (1, 0, 1) totals exactly 60: the course's z >= 0 says go, the quiz's strict "> 60" says no
+    params = {"kernel": jnp.array([[40.0], [10.0], [20.0]]), "bias": jnp.array([-60.0])}
+    x = np.array([[1, 0, 1], [1, 1, 1], [1, 1, 0]], np.float32)
+    total = x @ np.array([40.0, 10.0, 20.0])
+    np.testing.assert_array_equal(fn.Perceptron().apply(params, x)[:, 0], np.heaviside(total - 60, 1.0))
+    np.testing.assert_array_equal(fn.Perceptron(at_zero=0.0).apply(params, x)[:, 0], (total > 60) * 1.0)
+    assert (
+        fn.Perceptron().apply(params, x)[0, 0] == 1 and fn.Perceptron(at_zero=0.0).apply(params, x)[0, 0] == 0
+    )
+
+
+def test_perceptron_rejects_an_at_zero_outside_zero_to_one():
+    with pytest.raises(ValueError, match=r"Perceptron: at_zero must be in \[0, 1\], got -1"):
+        fn.Perceptron(at_zero=-1)
+
+
 def test_perceptron_default_init_is_standard_normal_weights_zero_bias():
     _, params = fn.Perceptron(64).init(jax.random.key(0), (200,))
     assert np.asarray(params["kernel"]).std() == pytest.approx(1.0, rel=0.03)

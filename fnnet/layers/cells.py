@@ -25,14 +25,19 @@ the last axis in PyTorch's order, so ``fnnet.interop.torch`` maps PyTorch weight
 Example:
     >>> cell = LSTMCell(64)
     >>> params = cell.init(jax.random.key(0), 32)
+    >>> x_t, xs = jnp.ones((8, 32)), jnp.ones((5, 8, 32))          # one step [B, F]; T = 5 steps [T, B, F]
     >>> carry, y = cell(params, cell.zero_carry((8,)), x_t)        # x_t: [8, 32] -> y: [8, 64]
     >>> ps = cell.project(params, xs)                              # xs: [T, 8, 32] -> [T, 8, 256]
     >>> carry, ys = jax.lax.scan(lambda c, p: cell.recur(params, c, p), cell.zero_carry((8,)), ps)
+    >>> y.shape, ps.shape, ys.shape, sorted(carry)
+    ((8, 64), (5, 8, 256), (5, 8, 64), ['c', 'h'])
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -50,12 +55,12 @@ class _Cell:
     """Shared initialisation, input projection and raw-input step; subclasses define ``recur``."""
 
     hidden_size: int
-    kernel_init: object = initializers.glorot_uniform()
-    recurrent_init: object = initializers.orthogonal()
-    bias_init: object = initializers.zeros
+    kernel_init: initializers.Initializer = initializers.glorot_uniform()
+    recurrent_init: initializers.Initializer = initializers.orthogonal()
+    bias_init: initializers.Initializer = initializers.zeros
 
-    num_gates = 1
-    carry_names = ("h",)
+    num_gates: ClassVar[int] = 1
+    carry_names: ClassVar[tuple[str, ...]] = ("h",)
 
     def __post_init__(self):
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
@@ -74,7 +79,12 @@ class _Cell:
             "bias": self.bias_init(k_bias, (G * H,), jnp.float32),
         }
 
-    def zero_carry(self, batch_shape: tuple[int, ...], dtype=jnp.float32) -> dict:
+    def param_shapes(self, input_size: int) -> dict:
+        """The shapes ``init`` gives for inputs with ``input_size`` features, ``{name: shape}``."""
+        H, G = self.hidden_size, self.num_gates
+        return {"input_kernel": (input_size, G * H), "recurrent_kernel": (H, G * H), "bias": (G * H,)}
+
+    def zero_carry(self, batch_shape: tuple[int, ...], dtype: jnp.dtype | type = jnp.float32) -> dict:
         """The all-zero carry, ``{name: [*batch_shape, H]}``."""
         return {n: jnp.zeros((*batch_shape, self.hidden_size), dtype) for n in self.carry_names}
 
@@ -109,9 +119,9 @@ class SimpleRNNCell(_Cell):
     Carry: ``{"h": [B, H]}``.
     """
 
-    activation: object = activations.tanh
+    activation: Callable[[jax.Array], jax.Array] = activations.tanh
 
-    def recur(self, params, carry, p_t):
+    def recur(self, params: dict, carry: dict, p_t: jax.Array) -> tuple[dict, jax.Array]:
         h = self.activation(p_t + jnp.matmul(carry["h"], params["recurrent_kernel"]))  # [B, H]
         return {"h": h}, h
 
@@ -139,17 +149,17 @@ class LSTMCell(_Cell):
 
     forget_bias: float = 0.0
 
-    num_gates = 4
-    carry_names = ("h", "c")
+    num_gates: ClassVar[int] = 4
+    carry_names: ClassVar[tuple[str, ...]] = ("h", "c")
 
-    def init(self, key, input_size):
+    def init(self, key: jax.Array, input_size: int) -> dict:
         params = super().init(key, input_size)
         if self.forget_bias:
             H = self.hidden_size
             params["bias"] = params["bias"].at[H : 2 * H].add(self.forget_bias)
         return params
 
-    def recur(self, params, carry, p_t):
+    def recur(self, params: dict, carry: dict, p_t: jax.Array) -> tuple[dict, jax.Array]:
         z = p_t + jnp.matmul(carry["h"], params["recurrent_kernel"])  # [B, 4H]
         i, f, g, o = jnp.split(z, 4, axis=-1)  # each [B, H]
         c = jax.nn.sigmoid(f) * carry["c"] + jax.nn.sigmoid(i) * jnp.tanh(g)
@@ -177,16 +187,19 @@ class GRUCell(_Cell):
     Carry: ``{"h": [B, H]}``.
     """
 
-    num_gates = 3
+    num_gates: ClassVar[int] = 3
 
-    def init(self, key, input_size):
+    def init(self, key: jax.Array, input_size: int) -> dict:
         params = super().init(key, input_size)
         params["recurrent_bias"] = self.bias_init(
             jax.random.fold_in(key, 7), (3 * self.hidden_size,), jnp.float32
         )
         return params
 
-    def recur(self, params, carry, p_t):
+    def param_shapes(self, input_size: int) -> dict:
+        return {**super().param_shapes(input_size), "recurrent_bias": (3 * self.hidden_size,)}
+
+    def recur(self, params: dict, carry: dict, p_t: jax.Array) -> tuple[dict, jax.Array]:
         h, H = carry["h"], self.hidden_size
         u = _matmul_bias(h, params["recurrent_kernel"], params["recurrent_bias"])  # [B, 3H]
         a_rz, a_n = jnp.split(p_t, [2 * H], axis=-1)  # [B, 2H], [B, H]

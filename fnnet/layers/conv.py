@@ -24,7 +24,19 @@ import jax.numpy as jnp
 from jax import lax
 
 from fnnet import initializers
-from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape, init_kernel_and_bias
+from fnnet.core import (
+    Array,
+    Layer,
+    Params,
+    Shape,
+    ShapeError,
+    add_trailing,
+    check_input,
+    check_params,
+    format_shape,
+    init_kernel_and_bias,
+    kernel_and_bias_shapes,
+)
 from fnnet.layers._spatial import (
     as_tuple,
     check_impl,
@@ -98,8 +110,8 @@ class Conv(Layer):
     dilation: int | tuple[int, ...] = 1
     groups: int = 1
     use_bias: bool = True
-    kernel_init: object = initializers.lecun_normal()
-    bias_init: object = initializers.zeros
+    kernel_init: initializers.Initializer = initializers.lecun_normal()
+    bias_init: initializers.Initializer = initializers.zeros
     impl: str = "auto"
 
     def __post_init__(self):
@@ -155,22 +167,28 @@ class Conv(Layer):
             )
         return pads, (*out, self.features)
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         _, out_shape = self._geometry(tuple(in_shape))
         params = init_kernel_and_bias(
             self, key, (*self.kernel_size, in_shape[-1] // self.groups, self.features)
         )
         return out_shape, params
 
-    def apply(self, params, x, *, key=None, training=False):
+    def _channels_of(self, params):
+        """The input channels that ``params`` were made for."""
+        return (params["kernel"].shape[-2] * self.groups,)
+
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
-        kernel = params["kernel"]
         if x.ndim < self.rank + 1:
             raise ShapeError(
                 self,
                 f"expected input [..., {', '.join(['spatial'] * self.rank)}, channels], "
                 f"got {format_shape(x.shape)}",
             )
+        shapes = kernel_and_bias_shapes(self, (*self.kernel_size, x.shape[-1] // self.groups, self.features))
+        check_params(self, params, shapes, x, implied_input=self._channels_of, what="input channels")
+        kernel = params["kernel"]
         check_input(self, x, (kernel.shape[-2] * self.groups,), "input channels")
         pads, _ = self._geometry(tuple(x.shape[x.ndim - self.rank - 1 :]))
         xf, batch = fold_batch(x, self.rank + 1)
@@ -223,8 +241,8 @@ class ConvTranspose(Layer):
     padding: str | int | tuple = "SAME"
     dilation: int | tuple[int, int] = 1
     use_bias: bool = True
-    kernel_init: object = initializers.lecun_normal()
-    bias_init: object = initializers.zeros
+    kernel_init: initializers.Initializer = initializers.lecun_normal()
+    bias_init: initializers.Initializer = initializers.zeros
 
     def __post_init__(self):
         name = "ConvTranspose"
@@ -264,16 +282,20 @@ class ConvTranspose(Layer):
             )
         return crops, (*out, self.features)
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         _, out_shape = self._crops(tuple(in_shape))
         params = init_kernel_and_bias(self, key, (*self.kernel_size, in_shape[-1], self.features))
         return out_shape, params
 
-    def apply(self, params, x, *, key=None, training=False):
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
-        kernel = params["kernel"]
         if x.ndim < 3:
             raise ShapeError(self, f"expected input [..., H, W, channels], got {format_shape(x.shape)}")
+        expected = kernel_and_bias_shapes(self, (*self.kernel_size, x.shape[-1], self.features))
+        check_params(
+            self, params, expected, x, implied_input=lambda p: p["kernel"].shape[-2:-1], what="input channels"
+        )
+        kernel = params["kernel"]
         check_input(self, x, (kernel.shape[-2],), "input channels")
         crops, _ = self._crops(tuple(x.shape[-3:]))
         spans = effective_window(self.kernel_size, self.dilation)

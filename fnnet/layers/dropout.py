@@ -7,7 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from fnnet.core import Layer
+from fnnet.core import Array, Layer, Params, Shape, check_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +33,12 @@ class Dropout(Layer):
                 f"Dropout: rate (the probability of dropping) must be in [0, 1), got {self.rate!r}"
             )
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         return tuple(in_shape), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        check_params(self, params, {})
         if not training or self.rate == 0.0:
             return x
         if key is None:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet import initializers
-from fnnet.core import Layer, ShapeError
+from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Embedding(Layer):
 
     num_embeddings: int
     features: int
-    embedding_init: object = initializers.standard_normal()
+    embedding_init: initializers.Initializer = initializers.standard_normal()
 
     def __post_init__(self):
         for name in ("num_embeddings", "features"):
@@ -36,12 +36,13 @@ class Embedding(Layer):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}")
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         table = self.embedding_init(key, (self.num_embeddings, self.features), jnp.float32)
         return (*in_shape, self.features), {"embedding": table}
 
-    def apply(self, params, x, *, key=None, training=False):
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
+        check_params(self, params, {"embedding": (self.num_embeddings, self.features)})
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.integer):
             raise ShapeError(self, f"expected integer tokens, got dtype {x.dtype}")

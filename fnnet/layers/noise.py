@@ -12,7 +12,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from fnnet.core import Layer, ShapeError
+from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params
 
 
 def _need_key(layer, key):
@@ -36,12 +36,12 @@ class GaussianNoise(Layer):
         if not self.stddev >= 0:
             raise ValueError(f"GaussianNoise: stddev must be >= 0, got {self.stddev!r}")
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         return tuple(in_shape), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        check_params(self, params, {})
         if not training or self.stddev == 0:
             return x
         _need_key(self, key)
@@ -67,12 +67,12 @@ class MaskingNoise(Layer):
         if not 0 <= self.rate < 1:
             raise ValueError(f"MaskingNoise: rate must be in [0, 1), got {self.rate!r}")
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         return tuple(in_shape), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        check_params(self, params, {})
         if not training or self.rate == 0:
             return x
         _need_key(self, key)

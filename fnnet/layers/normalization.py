@@ -7,7 +7,24 @@ import dataclasses
 import jax.numpy as jnp
 
 from fnnet import initializers
-from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
+from fnnet.core import (
+    Array,
+    Layer,
+    Params,
+    Shape,
+    ShapeError,
+    State,
+    add_trailing,
+    check_input,
+    check_params,
+    format_shape,
+)
+
+
+def _check_feature_params(layer, params, x) -> None:
+    """``scale`` and ``offset``, both ``[C]`` for an input ``[..., C]``."""
+    expected = {"scale": tuple(x.shape[-1:]), "offset": tuple(x.shape[-1:])}
+    check_params(layer, params, expected, x, implied_input=lambda p: p["scale"].shape)
 
 
 def _feature_params(layer, key, in_shape, scale_init, offset_init):
@@ -45,8 +62,8 @@ class BatchNorm(Layer):
 
     momentum: float = 0.9
     epsilon: float = 1e-5
-    scale_init: object = initializers.ones
-    offset_init: object = initializers.zeros
+    scale_init: initializers.Initializer = initializers.ones
+    offset_init: initializers.Initializer = initializers.zeros
 
     def __post_init__(self):
         if not 0.0 <= self.momentum < 1.0:
@@ -58,18 +75,21 @@ class BatchNorm(Layer):
     def has_state(self) -> bool:
         return True
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         return tuple(in_shape), _feature_params(self, key, in_shape, self.scale_init, self.offset_init)
 
-    def init_state(self, in_shape):
+    def init_state(self, in_shape: Shape) -> State:
         features = in_shape[-1]
         return {
             "mean": jnp.zeros((features,), jnp.float32),
             "var": jnp.ones((features,), jnp.float32),
         }
 
-    def apply_with_state(self, params, state, x, *, key=None, training=False):
+    def apply_with_state(
+        self, params: Params, state: State, x: Array, *, key: Array | None = None, training: bool = False
+    ) -> tuple[Array, State]:
         del key
+        _check_feature_params(self, params, x)
         check_input(self, x, tuple(params["scale"].shape))
         if training:
             axes = tuple(range(x.ndim - 1))
@@ -103,14 +123,15 @@ class LayerNorm(Layer):
     """
 
     epsilon: float = 1e-5
-    scale_init: object = initializers.ones
-    offset_init: object = initializers.zeros
+    scale_init: initializers.Initializer = initializers.ones
+    offset_init: initializers.Initializer = initializers.zeros
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         return tuple(in_shape), _feature_params(self, key, in_shape, self.scale_init, self.offset_init)
 
-    def apply(self, params, x, *, key=None, training=False):
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
+        _check_feature_params(self, params, x)
         check_input(self, x, tuple(params["scale"].shape))
         mean = jnp.mean(x, axis=-1, keepdims=True)
         centred = x - mean

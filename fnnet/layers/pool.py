@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params, format_shape
 from fnnet.layers._spatial import (
     as_tuple,
     check_impl,
@@ -83,7 +83,7 @@ class _Pool(Layer):
             )
         return pads, (*out, example[-1])
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         _, out_shape = self._geometry(tuple(in_shape))
         return out_shape, {}
@@ -220,8 +220,9 @@ class MaxPool(_Pool):
     padding: str | int | tuple = "VALID"
     impl: str = "auto"
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         return self._pool(x, "max", -jnp.inf)[0]
 
 
@@ -247,8 +248,9 @@ class AvgPool(_Pool):
     padding: str | int | tuple = "VALID"
     impl: str = "auto"
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         sums, pads = self._pool(x, "sum", 0.0)
         sizes = x.shape[x.ndim - self.rank - 1 : -1]
         counts = _real_counts(sizes, pads, self.window, self.strides)[..., None]  # [*out, 1]
@@ -262,13 +264,14 @@ class _GlobalPool(Layer):
     rank: int = 2
     _reduce = staticmethod(jnp.mean)
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         _check_rank(self, tuple(in_shape))
         return (in_shape[-1],), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         _check_rank(self, tuple(x.shape))
         return self._reduce(x, axis=tuple(range(x.ndim - self.rank - 1, x.ndim - 1)))
 

@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params, format_shape
 from fnnet.layers import _rnn_scan
+from fnnet.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 
 
 def _is_concrete(x) -> bool:
@@ -85,11 +86,13 @@ class RNN(Layer):
     ``initial_state="learned"`` each direction also holds ``"initial_state": {name: [H]}``.
 
     Example:
-        >>> model = Sequential(RNN(LSTMCell(128), return_sequences=False), Dense(10))
-        >>> out_shape, params = model.init(jax.random.key(0), (100, 32))   # out_shape == (10,)
+        >>> model = fnnet.Sequential(RNN(LSTMCell(128), return_sequences=False), fnnet.Dense(10))
+        >>> out_shape, params = model.init(jax.random.key(0), (100, 32))
+        >>> out_shape, model.apply(params, jnp.ones((4, 100, 32))).shape
+        ((10,), (4, 10))
     """
 
-    cell: object
+    cell: SimpleRNNCell | LSTMCell | GRUCell
     return_sequences: bool = True
     num_layers: int = 1
     bidirectional: bool = False
@@ -138,11 +141,11 @@ class RNN(Layer):
         H = self.cell.hidden_size
         return 2 * H if self.bidirectional and self.merge == "concat" else H
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         if len(in_shape) != 2:
             raise ShapeError(self, f"expected a per-example sequence [T, F], got {format_shape(in_shape)}")
         T, size = in_shape
-        params = {}
+        params: dict[str, dict] = {}
         for layer in range(self.num_layers):
             params[str(layer)] = {}
             for d, name in enumerate(self.directions):
@@ -153,13 +156,32 @@ class RNN(Layer):
             size = self.output_size
         return ((T, self.output_size) if self.return_sequences else (self.output_size,)), params
 
-    def apply(self, params, x, *, key=None, training=False, lengths=None, initial_state=None):
+    def apply(
+        self,
+        params: Params,
+        x: Array,
+        *,
+        key: Array | None = None,
+        training: bool = False,
+        lengths: Array | None = None,
+        initial_state: dict | None = None,
+    ) -> Array:
         return self.run(params, x, key=key, training=training, lengths=lengths, initial_state=initial_state)[
             0
         ]
 
-    def run(self, params, x, *, key=None, training=False, lengths=None, initial_state=None):
+    def run(
+        self,
+        params: Params,
+        x: Array,
+        *,
+        key: Array | None = None,
+        training: bool = False,
+        lengths: Array | None = None,
+        initial_state: dict | None = None,
+    ) -> tuple[Array, dict]:
         """Like ``apply`` but returns ``(outputs, final_state)`` (layouts in the class doc)."""
+        self._check_params(params, x)
         batch = tuple(x.shape[:-2])
         xs = self._time_major(params, x)  # [T, B, F]
         T, B = xs.shape[:2]
@@ -223,6 +245,20 @@ class RNN(Layer):
             return jnp.swapaxes(xs, 0, 1).reshape(*batch, xs.shape[0], self.output_size), final
         top = [f["h"] for f in finals[-len(self.directions) :]]  # the top layer's directions
         return self._merge(top).reshape(*batch, self.output_size), final
+
+    def _check_params(self, params, x):
+        """Each layer's and direction's cell params (and learned initial state) for ``x: [..., T, F]``."""
+        learned = {"initial_state": {n: (self.cell.hidden_size,) for n in self.cell.carry_names}}
+        expected, size = {}, x.shape[-1] if x.ndim else 0
+        for layer in range(self.num_layers):
+            cell = {**self.cell.param_shapes(size), **(learned if self.initial_state == "learned" else {})}
+            expected[str(layer)] = {name: cell for name in self.directions}
+            size = self.output_size
+        check_params(self, params, expected, x, implied_input=self._sequence_of)
+
+    def _sequence_of(self, params):
+        """The per-example input ``[T, F]`` that ``params`` were made for (any ``T``)."""
+        return ("T", params["0"][self.directions[0]]["input_kernel"].shape[0])
 
     def _time_major(self, params, x):
         """``x: [..., T, F]`` as ``[T, B, F]`` with the batch axes folded into ``B``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params, format_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,14 +40,15 @@ class Flatten(Layer):
                 f"set Flatten(axes={len(shape)}) for examples of that rank",
             )
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         self._check(tuple(in_shape))
         keep = len(in_shape) - self.axes
         return (*in_shape[:keep], math.prod(in_shape[keep:])), {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         self._check(tuple(x.shape))
         lead = x.shape[: x.ndim - self.axes]
         return x.reshape((*lead, math.prod(x.shape[x.ndim - self.axes :])))  # [..., prod]
@@ -121,11 +122,12 @@ class Reshape(Layer):
             )
         return tuple(shape[: len(shape) - axes]), out
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
         return self._split(tuple(in_shape))[1], {}
 
-    def apply(self, params, x, *, key=None, training=False):
-        del params, key, training
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
+        del key, training
+        check_params(self, params, {})
         batch, out = self._split(tuple(x.shape))
         return x.reshape((*batch, *out))

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from numpy.typing import ArrayLike
 
 from fnnet.core import Layer
 from fnnet.training import parallel
@@ -27,7 +28,7 @@ from fnnet.training.evaluation import evaluate
 from fnnet.training.progress import ProgressBar, default_progress
 from fnnet.training.state import TrainState, init_train_state
 from fnnet.training.step import make_step_fn
-from fnnet.training.stopping import NonFiniteLossError, StopRule
+from fnnet.training.stopping import LastFinite, NonFiniteLossError, StopRule
 from fnnet.training.validation import validate
 
 __all__ = ["FitResult", "NonFiniteLossError", "StopRule", "fit"]
@@ -38,11 +39,14 @@ class FitResult:
     """What ``fit`` returns.
 
     Attributes:
-        state: the final TrainState (the best one if EarlyStopping restored it).
+        state: the final TrainState (the best one if EarlyStopping restored it). If the loss became
+            non-finite, the last state whose own loss was finite: the one before the update that led
+            to the non-finite loss (``fnnet.training.stopping.LastFinite``); ``stop_reason`` says so.
         history: ``{metric: [value per epoch]}``: ``loss`` and training metrics (means over the
             epoch's steps), ``val_*`` on the validation data, ``seconds`` and ``epoch``.
         stop_reason: why training ended, in words.
-        steps: the number of optimizer steps taken.
+        steps: the number of optimizer steps taken (``state.step`` is smaller when an earlier state
+            is returned).
     """
 
     state: TrainState
@@ -55,8 +59,8 @@ def fit(
     model: Layer,
     loss: Callable,
     optimizer: optax.GradientTransformation,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     key: jax.Array,
     epochs: int = 1,
@@ -99,8 +103,8 @@ def fit(
         A FitResult.
     """
     stop = StopRule() if stop is None else stop
-    x, y = np.asarray(x), np.asarray(y)
-    validate(model, loss, x, y, batch_size, None if state is None else state.params, validation_data)
+    params = None if state is None else state.params
+    x, y = validate(model, loss, optimizer, key, x, y, batch_size, params, validation_data)
     init_key, shuffle_key = jax.random.split(key)
     if state is None:
         state = init_train_state(model, optimizer, init_key, x.shape[1:])
@@ -109,13 +113,14 @@ def fit(
     run = Run(model, epochs, plan.steps_per_epoch, batch_size, state, fused=fused)
     hooks.begin(run)  # a Checkpoint resumes here
     step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=stop.tol is not None)
-    run_epoch = _epoch_runner(step, plan, stop.tol, x, y, run, fused, data_parallel)
-    reason = f"completed {epochs} epochs"
+    run_epoch, replay = _epoch_runner(step, plan, stop.tol, x, y, run, fused, data_parallel)
+    last_finite, reason = LastFinite(replay), f"completed {epochs} epochs"
     for epoch in range(run.step // plan.steps_per_epoch, epochs):
         started = time.perf_counter()
         first = run.step - epoch * plan.steps_per_epoch
+        last_finite.mark(epoch, first, run.step, run.state)
         logs = run_epoch(epoch, first, stop.limit(first, run.step, plan.steps_per_epoch), hooks)
-        why = stop.nonfinite(logs, run.step, epoch, first, run.state)
+        why = stop.nonfinite(logs, run, epoch, first, last_finite)  # sets run.final_state
         _record(run.history, logs, epoch, started)
         if why:
             reason = why
@@ -130,7 +135,7 @@ def fit(
         if why := stop.reached(logs, run.step) or why:
             reason = why
             break
-    hooks.end(run)
+    hooks.end(run)  # EarlyStopping may replace run.final_state with its best state
     final = run.state if run.final_state is None else run.final_state
     return FitResult(state=final, history=run.history, stop_reason=reason, steps=run.step)
 
@@ -142,36 +147,44 @@ def _with_default_progress(callbacks: Sequence[Callback]) -> list[Callback]:
     return callbacks
 
 
-def _epoch_runner(step, plan: EpochPlan, tol, x, y, run: Run, fused: bool, data_parallel: bool):
-    """``run_epoch(epoch, first, limit, hooks) -> logs``: one epoch, advancing ``run`` step by step."""
+def _epoch_runner(
+    step: Callable,
+    plan: EpochPlan,
+    tol: float | None,
+    x: np.ndarray,
+    y: np.ndarray,
+    run: Run,
+    fused: bool,
+    data_parallel: bool,
+) -> tuple[Callable, Callable]:
+    """``run_epoch(epoch, first, limit, hooks) -> logs``, one epoch advancing ``run`` step by step, and
+    ``replay(state, epoch, first, limit) -> state``, the same steps from ``state`` without callbacks."""
     place = put = lambda a: a  # noqa: E731
     if data_parallel:
         step, run.state, put, place = parallel.data_parallel(step, run.state, plan.batch_size)
-
-    def advance(state, logs):
-        run.state, run.step = state, run.step + int(logs["finite"])
-
     if fused:
         epoch_fn = fused_epoch(step, plan, tol)
         xd, yd = (put(x), put(y)) if data_parallel else (jnp.asarray(x), jnp.asarray(y))
+    train_step = jax.jit(step, donate_argnums=0)
+
+    def steps(state: TrainState, epoch: int, first: int, limit: int, after_step: Callable | None) -> tuple:
+        if fused and first == 0:
+            state, logs = epoch_fn(state, xd, yd, plan.epoch_key(epoch), limit)
+            for i in range(len(logs["loss"])):  # handed over at the epoch's end
+                if after_step is not None:
+                    after_step(state, {name: values[i] for name, values in logs.items()})
+            return state, logs
+        batches = (place((x[r], y[r])) for r in plan.host_rows(epoch, first, limit))
+        return per_step_epoch(train_step, state, batches, tol, after_step)
 
     def run_epoch(epoch: int, first: int, limit: int, hooks: Callback) -> dict:
-        if fused and first == 0:
-            state, logs = epoch_fn(run.state, xd, yd, plan.epoch_key(epoch), limit)
-            for i in range(len(logs["loss"])):  # the fused loop's steps, handed over at the epoch's end
-                advance(state, {name: values[i] for name, values in logs.items()})
-                hooks.step_end(run, {name: values[i] for name, values in logs.items()})
-            return logs
-        batches = (place((x[r], y[r])) for r in plan.host_rows(epoch, first, limit))
-
-        def after_step(state, logs):
-            advance(state, logs)
+        def after_step(state: TrainState, logs: dict) -> None:
+            run.state, run.step = state, run.step + int(logs["finite"])
             hooks.step_end(run, logs)
 
-        return per_step_epoch(train_step, run.state, batches, tol, after_step)[1]
+        return steps(run.state, epoch, first, limit, after_step)[1]
 
-    train_step = jax.jit(step, donate_argnums=0)
-    return run_epoch
+    return run_epoch, lambda state, epoch, first, limit: steps(state, epoch, first, limit, None)[0]
 
 
 def _record(history: dict, logs: dict, epoch: int, started: float) -> None:

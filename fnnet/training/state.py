@@ -1,6 +1,7 @@
 """``TrainState``: everything that changes during training, as one pytree."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
+# for the API reference (pdoc) to resolve them.
 
 from typing import Any, NamedTuple
 

@@ -15,7 +15,18 @@ import jax
 
 from fnnet.activations import identity, relu, sigmoid
 from fnnet.combinators import Sequential
-from fnnet.core import Lambda, Layer, ShapeError, as_layer, format_shape
+from fnnet.core import (
+    Array,
+    Lambda,
+    Layer,
+    Params,
+    Shape,
+    ShapeError,
+    State,
+    as_layer,
+    check_params,
+    format_shape,
+)
 from fnnet.layers.conv import Conv, ConvTranspose
 from fnnet.layers.dense import Dense
 
@@ -57,7 +68,7 @@ class Autoencoder(Layer):
         except ShapeError as err:
             raise err.within(f"Autoencoder.{name}") from None
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         encoder_key, decoder_key = jax.random.split(key)
         code_shape, encoder_params = self._init_part("encoder", encoder_key, in_shape)
         out_shape, decoder_params = self._init_part("decoder", decoder_key, code_shape)
@@ -69,7 +80,7 @@ class Autoencoder(Layer):
             )
         return tuple(in_shape), {"encoder": encoder_params, "decoder": decoder_params}
 
-    def init_state(self, in_shape):
+    def init_state(self, in_shape: Shape) -> State:
         state = {}
         if self.encoder.has_state:
             state["encoder"] = self.encoder.init_state(tuple(in_shape))
@@ -85,7 +96,10 @@ class Autoencoder(Layer):
         except ShapeError as err:
             raise err.within(f"Autoencoder.{name}") from None
 
-    def apply_with_state(self, params, state, x, *, key=None, training=False):
+    def apply_with_state(
+        self, params: Params, state: State, x: Array, *, key: Array | None = None, training: bool = False
+    ) -> tuple[Array, State]:
+        check_params(self, params, {"encoder": None, "decoder": None})  # each part checks its own
         keys = (None, None) if key is None else tuple(jax.random.split(key))
         code, encoder_state = self._run("encoder", params, state, x, keys[0], training)
         y, decoder_state = self._run("decoder", params, state, code, keys[1], training)

@@ -7,7 +7,8 @@ takes its RBM's ``kernel`` and ``hidden_bias`` (the sigmoid layers compute exact
 output layer is fresh, and ``fnnet.fit`` fine-tunes the whole network.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
+# for the API reference (pdoc) to resolve them.
 
 from collections.abc import Sequence
 from typing import Any, NamedTuple

@@ -12,7 +12,8 @@ discriminator ``D`` maps a sample to one logit ``[B, 1]`` (real vs generated). O
 ``training=True`` and keys folded from ``d_key``/``g_key`` (so dropout works).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
+# for the API reference (pdoc) to resolve them.
 
 from typing import Any, NamedTuple
 

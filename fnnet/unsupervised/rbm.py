@@ -24,7 +24,17 @@ import numpy as np
 import optax
 
 from fnnet import initializers
-from fnnet.core import Layer, ShapeError, add_trailing, check_input, format_shape
+from fnnet.core import (
+    Array,
+    Layer,
+    Params,
+    Shape,
+    ShapeError,
+    add_trailing,
+    check_input,
+    check_params,
+    format_shape,
+)
 from fnnet.training.epochs import make_epoch_fn
 from fnnet.training.state import TrainState
 from fnnet.training.step import step_from_grad
@@ -64,7 +74,7 @@ class RBM(Layer):
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
             raise ValueError(f"RBM: hidden_size must be a positive int, got {self.hidden_size!r}")
 
-    def init(self, key, in_shape):
+    def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         if len(in_shape) != 1:
             raise ShapeError(self, f"expected a flat visible vector [V], got {format_shape(in_shape)}")
         visible = in_shape[0]
@@ -75,8 +85,13 @@ class RBM(Layer):
         }
         return (self.hidden_size,), params
 
-    def apply(self, params, x, *, key=None, training=False):
+    def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
+        visible, hidden = tuple(x.shape[-1:]), (self.hidden_size,)
+        expected = {"kernel": (*visible, *hidden), "visible_bias": visible, "hidden_bias": hidden}
+        check_params(
+            self, params, expected, x, implied_input=lambda p: p["kernel"].shape[:1], what="visible units"
+        )
         check_input(self, x, (params["kernel"].shape[0],), "visible units")
         return hidden_probabilities(params, x)
 
