@@ -1,13 +1,14 @@
 """The IDX loader on the real MNIST and Fashion-MNIST files and on crafted bad files."""
 
 import gzip
+import hashlib
 import shutil
 import struct
 
 import numpy as np
 import pytest
 
-from fnnet.data import IdxError, load_mnist, read_idx
+from fnnet.data import IdxError, idx, load_mnist, read_idx
 from fnnet.data.idx import SHA256
 
 # Class counts published in shared/data/README.md.
@@ -113,8 +114,11 @@ def _fake_mnist(root, n_train_images=5, n_train_labels=5):
     return folder
 
 
-def test_count_mismatch_between_images_and_labels(tmp_path):
-    _fake_mnist(tmp_path, 5, 4)
+def test_count_mismatch_between_images_and_labels(tmp_path, monkeypatch):
+    folder = _fake_mnist(tmp_path, 5, 4)
+    monkeypatch.setitem(
+        SHA256, "mnist", {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in SHA256["mnist"]}
+    )
     with pytest.raises(IdxError, match="train-images holds 5 images but train-labels holds 4 labels"):
         load_mnist("mnist", tmp_path)
 
@@ -135,3 +139,70 @@ def test_published_checksums_match_the_shared_data_readme(data_dir):
     for files in SHA256.values():
         for digest in files.values():
             assert digest in readme
+
+
+def _flips(blob):
+    """Every single-byte flip of ``blob`` (each byte XOR 0xFF in turn)."""
+    for i in range(len(blob)):
+        yield i, blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1 :]
+
+
+def test_every_byte_flip_of_a_gz_with_a_known_sha256_is_an_idx_error_naming_the_file(tmp_path):
+    content = _idx_bytes(2051, (2, 3, 4), range(24))
+    blob = gzip.compress(content, mtime=0)
+    good = _write(tmp_path / "good.gz", content)
+    good.write_bytes(blob)
+    digest = hashlib.sha256(blob).hexdigest()
+    np.testing.assert_array_equal(read_idx(good, 2051, sha256=digest), np.arange(24).reshape(2, 3, 4))
+    for i, flipped in _flips(blob):
+        path = tmp_path / f"flip{i}.gz"  # a fresh name: the checksum cache is keyed by path, size and mtime
+        path.write_bytes(flipped)
+        actual = hashlib.sha256(flipped).hexdigest()
+        with pytest.raises(IdxError) as err:
+            read_idx(path, 2051, sha256=digest)
+        message = str(err.value)
+        assert f"flip{i}.gz" in message and digest in message and actual in message, (i, message)
+
+
+def test_every_byte_flip_of_a_gz_without_a_known_sum_is_an_idx_error_or_the_same_data(tmp_path):
+    for magic, dims, payload in [(2051, (2, 3, 4), range(24)), (2049, (6,), [3, 1, 4, 1, 5, 9])]:
+        content = _idx_bytes(magic, dims, payload)
+        blob = gzip.compress(content, mtime=0)
+        expected = np.frombuffer(content, np.uint8, offset=16 if magic == 2051 else 8).reshape(dims)
+        outcomes = {"error": 0, "same": 0}
+        for i, flipped in _flips(blob):
+            path = tmp_path / f"{magic}-{i}.gz"
+            path.write_bytes(flipped)
+            try:
+                data = read_idx(path)
+            except IdxError as err:
+                assert f"{magic}-{i}.gz" in str(err), (i, str(err))
+                outcomes["error"] += 1
+            else:  # only a flip the format cannot see (the gzip header's mtime, flags, OS byte)
+                np.testing.assert_array_equal(data, expected, err_msg=f"flip of byte {i} gave wrong data")
+                outcomes["same"] += 1
+        assert outcomes["error"] > len(blob) // 2, outcomes
+
+
+def test_load_mnist_checks_each_file_against_its_published_sha256_once(tmp_path, monkeypatch):
+    folder = _fake_mnist(tmp_path)
+    name = "t10k-labels-idx1-ubyte.gz"
+    actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    with pytest.raises(IdxError) as err:
+        load_mnist("mnist", tmp_path)
+    message = str(err.value)
+    assert (
+        "train-images-idx3-ubyte.gz" in message and SHA256["mnist"]["train-images-idx3-ubyte.gz"] in message
+    )
+    sums = {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in SHA256["mnist"]}
+    monkeypatch.setitem(SHA256, "mnist", sums)
+    assert load_mnist("mnist", tmp_path).y_test.tolist() == [1, 1]
+    hashed = []
+    real = idx._sha256
+    monkeypatch.setattr(idx, "_sha256", lambda raw: hashed.append(len(raw)) or real(raw))
+    load_mnist("mnist", tmp_path)
+    assert hashed == []  # verified once per file and process (path, size and modification time)
+    (folder / name).write_bytes(gzip.compress(_idx_bytes(2049, (2,), [1, 2])))  # the file changes
+    with pytest.raises(IdxError, match=rf"{name}: sha256 [0-9a-f]{{64}}, expected {actual}"):
+        load_mnist("mnist", tmp_path)
+    assert len(hashed) == 1

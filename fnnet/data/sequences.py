@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from fnnet.data.idx import default_data_dir
+from fnnet.data.idx import _looked_in, default_data_dir
 
 __all__ = [
     "SERIES",
@@ -38,7 +38,7 @@ def load_series(name: str, data_dir: str | os.PathLike | None = None) -> np.ndar
 
     Args:
         name: a key of ``SERIES``.
-        data_dir: the shared data folder (default ``$FNNET_DATA_DIR`` or ``../shared/data``).
+        data_dir: the shared data folder (default ``default_data_dir()``).
 
     Raises:
         KeyError: an unknown name.
@@ -48,7 +48,7 @@ def load_series(name: str, data_dir: str | os.PathLike | None = None) -> np.ndar
         raise KeyError(f"load_series: unknown series {name!r}; known: {sorted(SERIES)}")
     path = pathlib.Path(data_dir or default_data_dir()) / "timeseries" / SERIES[name][0]
     if not path.is_file():
-        raise FileNotFoundError(f"load_series: {path} not found (set FNNET_DATA_DIR)")
+        raise FileNotFoundError(f"load_series: {path} not found; {_looked_in(data_dir or None)}")
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     values = []
@@ -116,9 +116,11 @@ def time_ordered_split(series, test_fraction: float = 0.2, context: int = 0):
 
 def load_text(path: str | os.PathLike | None = None) -> str:
     """The tiny-shakespeare corpus (or the text file at ``path``)."""
+    given = bool(path)
     path = pathlib.Path(path or default_data_dir() / "text" / "tinyshakespeare" / "input.txt")
     if not path.is_file():
-        raise FileNotFoundError(f"load_text: {path} not found (set FNNET_DATA_DIR)")
+        where = "the path was given" if given else _looked_in(None)
+        raise FileNotFoundError(f"load_text: {path} not found; {where}")
     return path.read_text()
 
 
