@@ -5,10 +5,34 @@ A model is an immutable config; ``init(key, in_shape) -> (out_shape, params)`` a
 ``jax.vmap`` and any optax optimizer work on them directly.
 
 The top level holds the layer protocol, the layers and combinators, and training (``fit``, the step,
-``TrainState``); everything else is a namespace: ``activations``, ``initializers``, ``losses``,
-``metrics``, ``layers``, ``training`` (callbacks, checkpoints, data parallelism, DP-SGD),
-``course`` (the perceptron rule, gradient descent, the model zoo), ``unsupervised``, ``data``,
-``sampling``, ``interop`` (PyTorch layouts, scikit-learn estimators) and ``bench``.
+``TrainState``); everything else is a namespace. The modules, in the README's order:
+
+- **The layer protocol**: ``fnnet.core`` (``Layer``, ``Lambda``, ``ShapeError``) and ``fnnet.combinators``
+  (``Sequential``, ``Parallel``, ``Residual``); ``fnnet.summary`` prints the model table.
+- **Layers** (``fnnet.layers``): dense ``fnnet.layers.dense``; convolutional (NHWC, HWIO)
+  ``fnnet.layers.conv`` with its kernels ``fnnet.layers.conv_impls``, ``fnnet.layers.pool``,
+  ``fnnet.layers.reshape``; regularisation and normalisation ``fnnet.layers.dropout``,
+  ``fnnet.layers.normalization``, ``fnnet.layers.noise``; recurrent (``[B, T, F]``) ``fnnet.layers.cells``,
+  ``fnnet.layers.recurrent``, ``fnnet.layers.embedding``, the fused scans ``fnnet.layers.fused`` and the
+  cuDNN LSTM ``fnnet.layers.cudnn``; ``fnnet.sampling`` draws text from a character model.
+- **Unsupervised networks** (``fnnet.unsupervised``): ``fnnet.unsupervised.autoencoder``,
+  ``fnnet.unsupervised.pca``, ``fnnet.unsupervised.gan``, ``fnnet.unsupervised.rbm``,
+  ``fnnet.unsupervised.dbn``.
+- **Functions**: ``fnnet.activations``, ``fnnet.losses``, ``fnnet.metrics``.
+- **Training** (``fnnet.training``): ``fnnet.training.fit``, ``fnnet.training.state``,
+  ``fnnet.training.step`` (the one step builder), ``fnnet.training.epochs`` (``EpochPlan``),
+  ``fnnet.training.stopping`` (``StopRule``), the callbacks ``fnnet.training.callbacks`` and
+  ``fnnet.training.progress``, ``fnnet.training.evaluation``, ``fnnet.training.validation``.
+- **The course's algorithms** (``fnnet.course``): ``fnnet.course.perceptron_rule``,
+  ``fnnet.course.gradient_descent``, ``fnnet.course.zoo``.
+- **Data** (``fnnet.data``): ``fnnet.data.arrays``, ``fnnet.data.tabular``, ``fnnet.data.idx`` (MNIST),
+  ``fnnet.data.sequences``.
+- **Tools**: the command line ``fnnet.cli``, checkpoints ``fnnet.training.checkpoint``, interop
+  (``fnnet.interop``) with the scikit-learn estimators ``fnnet.interop.sklearn``, data parallelism
+  ``fnnet.training.parallel``, DP-SGD ``fnnet.training.privacy``, benchmarking ``fnnet.bench``
+  (``fnnet.bench.timing``, ``fnnet.bench.models``, ``fnnet.bench.device``, ``fnnet.bench.host_memory``)
+  and the PyTorch layouts ``fnnet.interop.torch``.
+- **Initialisers**: ``fnnet.initializers``.
 """
 
 from fnnet import (

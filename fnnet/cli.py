@@ -5,7 +5,7 @@
     fnnet summary NAME [--input-shape 28,28,1]
 
 Experiments are the modules of the ``experiments`` package (the repository's ``experiments/``
-folder, importable from the checkout or after ``pip install -e .``) that follow
+folder, installed with fnnet: importable from a wheel, the checkout or ``pip install -e .``) that follow
 ``experiments/common.py``: the module docstring's first line describes it, ``build_parser()`` returns
 its parser and ``main(argv)`` runs it. ``fnnet run NAME`` imports ``experiments.NAME``; nothing is
 added to ``sys.path``. ``--experiments-dir DIR`` (or ``$FNNET_EXPERIMENTS_DIR``) lists and runs the
@@ -80,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int)
     run.add_argument("--learning-rate", type=float)
     run.add_argument("--seed", type=int)
-    run.add_argument("--data-dir")
+    run.add_argument(
+        "--data-dir",
+        help="the data sets' folder (default: $FNNET_DATA_DIR, else ../shared/data beside a checkout, "
+        "else ~/.cache/fnnet, $XDG_CACHE_HOME/fnnet)",
+    )
     run.add_argument("--out-dir")
     run.add_argument("--device", choices=["cpu", "gpu", "cuda", "rocm", "tpu"])
     run.add_argument("--quiet", action="store_true", help="print nothing")

@@ -57,6 +57,12 @@ def test_a_framework_that_is_not_installed_is_skipped_with_its_reason(monkeypatc
     assert sorted(keep) == ["fnnet"] and "skipped: flax: no_such_flax is not installed" in notes
 
 
+def test_a_peer_that_is_not_installed_is_a_pytest_skip_with_its_reason_not_an_error(monkeypatch):
+    monkeypatch.setitem(peers._REQUIRES, "haiku", "no_such_haiku")
+    with pytest.raises(pytest.skip.Exception, match=r"^haiku: no_such_haiku is not installed$"):
+        build_or_skip("haiku", peers.Spec("mlp"), abstract=True)
+
+
 def test_spec_rejects_unknown_model_and_dtype():
     with pytest.raises(ValueError, match="model must be one of"):
         peers.Spec("resnet")

@@ -94,3 +94,11 @@ def test_early_stop_leaves_no_empty_bar():
     )
     text = out.getvalue()
     assert "epoch 2/5" in text and "epoch 3/5" not in text
+
+
+def test_a_bar_listed_before_a_resuming_checkpoint_counts_from_the_resumed_epoch(tmp_path):
+    small_fit(epochs=1, callbacks=[fn.training.Checkpoint(tmp_path)])  # 4 steps saved
+    out = io.StringIO()
+    small_fit(epochs=2, callbacks=[ProgressBar(file=out, summary=False), fn.training.Checkpoint(tmp_path)])
+    text = out.getvalue()
+    assert "epoch 2/2" in text and "epoch 1/2" not in text

@@ -8,7 +8,9 @@ compares variants timed block by block in one process.
 Example:
     >>> ceiling = fnnet.bench.matmul_ceiling("float32", 1024)
     >>> result = fnnet.bench.benchmark(jnp.tanh, jnp.ones((256, 256)), ceiling=ceiling)
-    >>> result["median_s"], result["flops"], result["environment"]["device_kind"]
+    >>> seconds, flops = result["median_s"], result["flops"]  # flops: None where XLA reports no cost
+    >>> sorted(result["environment"])[:3]
+    [...]
 """
 
 from fnnet.bench.device import environment, memory_analysis

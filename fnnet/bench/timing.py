@@ -129,7 +129,7 @@ def interleaved(
         >>> a, b = jnp.ones((256, 256)), jnp.ones((256, 512))
         >>> f, g = jax.jit(lambda: a @ a), jax.jit(lambda: a @ b)
         >>> times = fnnet.bench.interleaved({"square": f, "wide": g}, rounds=5, block=10)
-        >>> times["wide"]["median_s"] / times["square"]["median_s"]  # about 2
+        >>> ratio = times["wide"]["median_s"] / times["square"]["median_s"]  # about 2
     """
     if rounds < 1 or block < 1 or warmup < 0:
         raise ValueError(

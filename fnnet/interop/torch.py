@@ -14,9 +14,15 @@ the simple RNN and LSTM, the sum of the two biases (the only combination the out
 ``rnn_to_torch`` puts the whole bias in ``bias_ih`` and zeros in ``bias_hh``. The GRU keeps both.
 
 Example:
-    >>> params = fnnet.interop.torch.conv_from_torch({"weight": w_oihw, "bias": b})
-    >>> tensors = {k: torch.tensor(v) for k, v in fnnet.interop.torch.conv_to_torch(params).items()}
-    >>> torch_layer.load_state_dict(tensors)
+    >>> import torch
+    >>> torch_layer = torch.nn.Conv2d(1, 8, 3)
+    >>> state = {k: v.detach().numpy() for k, v in torch_layer.state_dict().items()}
+    >>> params = fnnet.interop.torch.conv_from_torch(state)  # OIHW -> HWIO
+    >>> params["kernel"].shape
+    (3, 3, 1, 8)
+    >>> back = fnnet.interop.torch.conv_to_torch(params)  # HWIO -> OIHW
+    >>> torch_layer.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in back.items()})
+    <All keys matched successfully>
 """
 
 from __future__ import annotations

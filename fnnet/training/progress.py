@@ -58,6 +58,8 @@ class ProgressBar(Callback):
         return self.bar
 
     def step_end(self, run, logs):
+        if self.bar is None:  # the epoch from the run, so a Checkpoint listed after the bar resumes right
+            self.epoch = max(run.step - 1, 0) // run.steps_per_epoch
         bar = self._open()
         self.count += 1
         for name, value in _fmt(logs).items():
