@@ -13,19 +13,45 @@ The shared plumbing:
 - ``learning_curves(history, names)``: a figure with train and validation curves per metric;
 - ``image_grid(images, rows, title)``: 28 x 28 digits (or weights) tiled in one picture;
 - ``subplots(...)`` / ``save_figure(fig, folder, name)``: matplotlib, imported only when plotting.
+- ``header(args, name, source)``: the first printed line, naming the course file and section reproduced;
+- ``integer_ticks(ax)``, ``class_legend(ax, ...)``, ``colorbar(fig, image, ax, label)``: what a slide needs.
+
+Every experiment that reproduces the course says where in its docstring and its printed header: the file
+under ``../shared/course/`` and the section (``COURSE`` names the files).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 import fnnet
+
+# The course's texts (../shared/course/), by what each one is.
+COURSE = {
+    "transcript": "000_39566603f99e472a.txt",
+    "notes": "001_aa06252bb9b8f838.txt",
+    "article": "002_80acec0b162294bd.txt",
+    "slides": "003_57e07c46f1bd5fd4.txt",
+    "lecture": "004_9b7633bddcbc917a.txt",
+}
+
+
+def header(args: argparse.Namespace, name: str, source: str) -> str:
+    """Print (unless ``--quiet``) and return ``== name: reproduces <source> ==``, the experiment's first line.
+
+    Args:
+        args: the parsed options (for ``--quiet``).
+        name: the experiment's name.
+        source: the course file and section, e.g. ``003_57e07c46f1bd5fd4.txt, "Quiz: Guessing the Weights"``.
+    """
+    line = f"== {name}: reproduces {source} =="
+    report(args, line)
+    return line
 
 
 def base_parser(description: str, **defaults) -> argparse.ArgumentParser:
@@ -41,9 +67,8 @@ def base_parser(description: str, **defaults) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.get("seed", 0))
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("FNNET_DATA_DIR"),
-        help="folder holding mnist/, fashion-mnist/, timeseries/, text/ (default $FNNET_DATA_DIR "
-        "or ../shared/data)",
+        help="folder holding mnist/, fashion-mnist/, timeseries/, text/ (default: $FNNET_DATA_DIR, else "
+        "../shared/data beside a checkout, else ~/.cache/fnnet)",
     )
     parser.add_argument("--out-dir", default=defaults.get("out_dir", "outputs"))
     parser.add_argument("--quiet", action="store_true", help="print nothing")
@@ -96,6 +121,33 @@ def subplots(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Whole-number ticks on ``axis`` (epochs and steps are counts: no tick at 1.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+
+
+def class_legend(
+    ax, colors: Sequence, labels: Sequence[str], *, title: str | None = "class", **kwargs
+) -> None:
+    """A legend with one marker per class colour (for scatter plots coloured by label)."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="o", linestyle="", markerfacecolor=c, markeredgecolor="k", markersize=8)
+        for c in colors
+    ]
+    ax.legend(handles, labels, title=title, **kwargs)
+
+
+def colorbar(fig, image, ax, label: str):
+    """A labelled colorbar for a heat map or confusion matrix drawn by ``ax.imshow`` / ``ax.contourf``."""
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label(label)
+    return bar
+
+
 def plot_curves(
     ax,
     curves: Mapping[str, Sequence[float]],
@@ -108,11 +160,14 @@ def plot_curves(
 ) -> None:
     """Draw each ``{label: values}`` curve on ``ax`` against ``x`` (default 1, 2, ..., n).
 
-    A legend is drawn when there is more than one curve; ``style`` goes to every ``ax.plot``.
+    A legend is drawn when there is more than one curve; ``style`` goes to every ``ax.plot``. Epoch and
+    step axes get whole-number ticks.
     """
     for label, values in curves.items():
         ax.plot(range(1, len(values) + 1) if x is None else x, values, label=label, **style)
     ax.set(xlabel=xlabel, **{k: v for k, v in (("ylabel", ylabel), ("title", title)) if v is not None})
+    if xlabel in ("epoch", "step", "steps", "epochs"):
+        integer_ticks(ax)
     if len(curves) > 1:
         ax.legend()
 

@@ -29,21 +29,32 @@ __all__ = [
 ]
 
 
-def step(x: Array, straight_through: bool = False) -> Array:
-    """The perceptron's step (Heaviside): 1 where ``x > 0``, else 0.
+def step(x: Array, straight_through: bool = False, at_zero: float = 1.0) -> Array:
+    """The perceptron's step (Heaviside): 1 where ``x > 0``, 0 where ``x < 0``, ``at_zero`` where ``x == 0``.
+
+    ``step(x, at_zero=h0)`` is ``numpy.heaviside(x, h0)``. The default 1 is the course's rule (003,
+    "Perceptron Operations": output 1 when ``z >= 0``); ``at_zero=0`` is the strict ``z > 0`` that the
+    concert quiz uses ("Predicted (> 60)").
 
     Its true derivative is zero almost everywhere, so backprop cannot train through it. With
     ``straight_through=True`` the forward value is unchanged but the gradient is that of the identity
-    (the straight-through estimator of Bengio et al. 2013).
+    (the straight-through estimator of Bengio et al. 2013), at ``x == 0`` too.
 
     Args:
         x: any array.
         straight_through: use the identity's gradient in the backward pass.
+        at_zero: the value where ``x`` is exactly 0, in ``[0, 1]``.
 
     Returns:
-        An array of 0s and 1s of ``x``'s shape and dtype.
+        An array of ``x``'s shape and dtype: 0s and 1s (and ``at_zero`` at exact zeros).
+
+    Raises:
+        ValueError: ``at_zero`` outside ``[0, 1]``.
     """
-    hard = (x > 0).astype(x.dtype)
+    if not 0.0 <= at_zero <= 1.0:
+        raise ValueError(f"step: at_zero must be in [0, 1], got {at_zero!r}")
+    hard = jnp.where(x > 0, 1.0, jnp.where(x < 0, 0.0, at_zero)).astype(x.dtype)
+    hard = jnp.where(jnp.isnan(x), x, hard)  # as numpy.heaviside: NaN stays NaN
     if straight_through:
         return x + jax.lax.stop_gradient(hard - x)
     return hard

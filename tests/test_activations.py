@@ -17,7 +17,7 @@ REFERENCES = {
     "softplus": lambda x: np.log1p(np.exp(x)),
     "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
     "identity": lambda x: x,
-    "step": lambda x: (x > 0).astype(np.float32),
+    "step": lambda x: np.heaviside(x, 1.0),
 }
 
 
@@ -74,6 +74,33 @@ def test_step_gradient_is_zero_but_straight_through_passes_it():
     assert float(jax.grad(lambda x: fn.activations.step(x))(0.3)) == 0.0
     assert float(jax.grad(lambda x: fn.activations.step(x, straight_through=True))(0.3)) == 1.0
     assert float(fn.activations.step(jnp.float32(0.3), straight_through=True)) == 1.0
+
+
+@pytest.mark.parametrize("at_zero", [1.0, 0.0, 0.5])
+def test_step_at_exactly_zero_is_numpy_heaviside_h0(at_zero):
+    z = np.array([-2.0, -0.0, 0.0, 1e-7, 3.0], np.float32)
+    got = fn.activations.step(jnp.asarray(z), at_zero=at_zero)
+    np.testing.assert_array_equal(got, np.heaviside(z, at_zero).astype(np.float32))
+
+
+def test_step_default_is_the_course_rule_z_at_least_zero_gives_one():
+    # 003, "Perceptron Operations": if z >= 0 the output is 1
+    assert float(fn.activations.step(jnp.float32(0.0))) == 1.0
+    assert float(fn.activations.step(jnp.float32(-1e-7))) == 0.0
+
+
+@pytest.mark.parametrize("at_zero", [1.0, 0.0])
+def test_step_straight_through_at_zero_keeps_the_value_and_passes_the_gradient(at_zero):
+    hard = fn.activations.step(jnp.float32(0.0), straight_through=True, at_zero=at_zero)
+    assert float(hard) == at_zero
+    assert float(jax.grad(lambda x: fn.activations.step(x, at_zero=at_zero))(0.0)) == 0.0
+    grad = jax.grad(lambda x: fn.activations.step(x, straight_through=True, at_zero=at_zero))(0.0)
+    assert float(grad) == 1.0
+
+
+def test_step_rejects_an_at_zero_outside_zero_to_one():
+    with pytest.raises(ValueError, match=r"step: at_zero must be in \[0, 1\], got 2"):
+        fn.activations.step(jnp.float32(0.0), at_zero=2.0)
 
 
 def test_aliases_are_the_same_functions():

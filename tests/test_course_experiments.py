@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -21,8 +22,26 @@ def test_surfing_node(tmp_path):
     assert (tmp_path / "surfing_node" / "surfing_node.png").stat().st_size > 1000
 
 
-def test_concert_perceptron_learns_all_seven_rows_both_ways(tmp_path):
+# 003_57e07c46f1bd5fd4.txt, "Quiz: Guessing the Weights": the seven rows and the course's two tables
+CONCERT_ROWS = np.array(
+    [[1, 1, 1, 1], [1, 0, 1, 1], [1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]]
+)
+COURSE_TOTALS = {"33/33/33": [99, 66, 33, 66, 66, 33, 33], "35/20/30": [85, 65, 35, 55, 50, 20, 30]}
+COURSE_WRONG = {"33/33/33": 2, "35/20/30": 0}  # "We got 2 wrong!", "we got all right !!"
+
+
+def test_concert_perceptron_reproduces_the_course_tables_and_learns_all_seven_rows(tmp_path):
     metrics = run("concert_perceptron", tmp_path, "--epochs", "500")
+    for weights, totals in COURSE_TOTALS.items():
+        assert metrics["tables"][weights]["totals"] == totals
+        assert len(metrics["tables"][weights]["wrong_rows"]) == COURSE_WRONG[weights]
+    assert metrics["tables"]["33/33/33"]["wrong_rows"] == [4, 5]  # (1, 1, 0) and (0, 1, 1) total 66
+    for weights, result in metrics["solutions"].items():  # the slide notes' solutions, checked by NumPy
+        totals = CONCERT_ROWS[:, :3] @ np.array([int(w) for w in weights.split("/")])
+        for key, fires in (("strict_wrong_rows", totals > 60), ("at_least_wrong_rows", totals >= 60)):
+            assert result[key] == [i + 1 for i in np.flatnonzero(fires != CONCERT_ROWS[:, 3])]
+    assert metrics["solutions"]["50/1/49"] == {"strict_wrong_rows": [], "at_least_wrong_rows": []}
+    assert metrics["solutions"]["50/0/5"]["strict_wrong_rows"] == [1, 2]  # totals 55: the course is wrong
     assert metrics["rule_accuracy"] == 1.0 and metrics["gd_accuracy"] == 1.0
 
 
@@ -59,3 +78,19 @@ def test_run_all_writes_a_summary(tmp_path):
     summary = run("run_all", tmp_path, "--only", "surfing_node", "gradient_descent")
     assert set(summary) == {"surfing_node", "gradient_descent"}
     assert (tmp_path / "summary.json").exists()
+
+
+def test_design_quizzes_have_the_course_output_layers(tmp_path, capsys):
+    # 003, "Quiz: Design Neural Networks": 30 features -> one number; 10 features -> High / Medium / Low
+    from fnnet import cli
+
+    metrics = run("design_quizzes", tmp_path)
+    assert metrics["stock_index"]["input_shape"] == [30] and metrics["stock_index"]["output_shape"] == [1]
+    assert metrics["ticket_priority"]["input_shape"] == [10]
+    assert metrics["ticket_priority"]["output_shape"] == [3]
+    assert metrics["ticket_priority"]["max_abs_probability_sum_minus_1"] < 1e-5  # softmax: sums to 1
+    assert metrics["stock_index"]["test_rmse"] < 0.5 * metrics["stock_index"]["baseline_rmse_predict_mean"]
+    assert metrics["ticket_priority"]["test_accuracy"] > 0.8 > metrics["ticket_priority"]["baseline_majority"]
+    for name, last_layer in (("stock_index", "Dense(features=1)"), ("ticket_priority", "Lambda(softmax)")):
+        assert cli.main(["summary", name]) == 0
+        assert last_layer in capsys.readouterr().out

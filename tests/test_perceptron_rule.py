@@ -10,12 +10,13 @@ import fnnet as fn
 AND_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 
 
-def python_rule(w, b, x, y, lr, epochs):
+def python_rule(w, b, x, y, lr, epochs, at_zero=1.0):
+    """The rule in plain Python; the step is numpy.heaviside(z, at_zero) (z >= 0 -> 1 by default)."""
     errors = []
     for _ in range(epochs):
         wrong = 0
         for xi, yi in zip(x, y):
-            y_hat = float(xi @ w + b > 0)
+            y_hat = float(np.heaviside(xi @ w + b, at_zero))
             if y_hat != yi:
                 wrong += 1
             w, b = w + lr * (yi - y_hat) * xi, b + lr * (yi - y_hat)
@@ -39,6 +40,19 @@ def test_rule_matches_python_loop_and_learns_and():
     np.testing.assert_array_equal(layer.apply(result.params, AND_X)[:, 0], y)
 
 
+@pytest.mark.parametrize("at_zero", [1.0, 0.0])
+def test_rule_follows_the_step_value_at_exactly_zero(at_zero):
+    # zero bias and the (0, 0) row: the first weighted sum is exactly 0, so the two choices part at once
+    layer = fn.Perceptron(at_zero=at_zero)
+    params = {"kernel": jnp.array([[0.5], [-0.25]]), "bias": jnp.zeros(1)}
+    y = np.array([0, 0, 0, 1], np.float32)
+    result = fn.course.perceptron_rule(layer, params, AND_X, y, learning_rate=0.5)
+    w, b, errors = python_rule(np.array([0.5, -0.25]), 0.0, AND_X, y, 0.5, 100, at_zero)
+    assert result.converged and result.errors == errors
+    np.testing.assert_allclose(result.params["kernel"][:, 0], w, rtol=1e-6)
+    np.testing.assert_allclose(result.params["bias"][0], b, rtol=1e-6)
+
+
 def test_rule_does_not_converge_on_xor():
     layer = fn.Perceptron()
     _, params = layer.init(jax.random.key(0), (2,))
@@ -60,7 +74,7 @@ def python_rule_units(w, b, x, y, lr, epochs):
     for _ in range(epochs):
         wrong = 0
         for xi, yi in zip(x, y):
-            error = yi - (xi @ w + b > 0).astype(np.float32)  # [U]
+            error = yi - np.heaviside(xi @ w + b, 1.0).astype(np.float32)  # [U]
             wrong += int(np.any(error != 0))
             w, b = w + lr * np.outer(xi, error), b + lr * error
         errors.append(wrong)
@@ -79,7 +93,9 @@ def test_rule_keeps_training_until_every_unit_is_right():
     result = fn.course.perceptron_rule(layer, params, AND_X, y, learning_rate=0.5)
     w, b, errors = python_rule_units(w0, b0, AND_X, y, 0.5, 100)
     assert python_rule(w0[:, 0], b0[0], AND_X, y[:, 0], 0.5, 100)[2] == [0]  # unit 0 is right at once
-    assert len(errors) > 2 and errors[0] == 3  # unit 1 needs epochs; any wrong unit makes a mistake
+    # unit 1 needs epochs; any wrong unit makes a mistake: all 4 rows in epoch 1, (0, 0) too, since its
+    # weighted sum is exactly 0 and the course's step gives 1 there (z >= 0)
+    assert len(errors) > 2 and errors[0] == 4
     assert result.converged and result.errors == errors
     np.testing.assert_allclose(result.params["kernel"], w, rtol=1e-6)
     np.testing.assert_allclose(result.params["bias"], b, rtol=1e-6)

@@ -1,6 +1,7 @@
 """The course's plain gradient descent: step = learning rate x slope, until the step is tiny."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
+# for the API reference (pdoc) to resolve them.
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
