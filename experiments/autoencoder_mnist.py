@@ -3,6 +3,8 @@
 Reports test reconstruction MSE of the dense autoencoder against PCA with as many components as the
 code, of the denoising autoencoder on corrupted test digits, and (when fnnet has ConvTranspose) of the
 convolutional autoencoder. Figures: reconstruction grids and the 2-D code coloured by digit.
+
+Reproduces: 001_aa06252bb9b8f838.txt, the use-case table (line 47: autoencoders, dimensionality reduction).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import optax
 import fnnet as fn
 from experiments import common
 from fnnet.unsupervised import conv_autoencoder, dense_autoencoder, fit_pca
+
+SOURCE = "001_aa06252bb9b8f838.txt, the use-case table (line 47: autoencoders, dimensionality reduction)"
 
 DEFAULTS = dict(
     epochs=10,  # for each autoencoder
@@ -53,6 +57,7 @@ def mse(a, b):
 def main(argv=None) -> dict:
     """Train the autoencoders and PCA, compare test MSE, draw the figures."""
     args = build_parser().parse_args(argv)
+    common.header(args, "autoencoder_mnist", SOURCE)
     folder = common.output_dir(args, "autoencoder_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     x = data.x_train[: args.train_size].reshape(-1, 784)

@@ -4,6 +4,9 @@ The corpus is split in time order (the first 90% for training, the rest for vali
 windows of ``--seq-len`` characters whose targets are the next characters. The training budget is
 ``--epochs`` passes over the training windows. Reports validation bits per character after each
 epoch, then prints text sampled at several temperatures.
+
+Reproduces: 001_aa06252bb9b8f838.txt, the use-case table (line 45: RNN/LSTM for sentence prediction) and
+003_57e07c46f1bd5fd4.txt, "RNN Use Cases" (line 721).
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import optax
 import fnnet as fn
 from experiments import common
 from fnnet.data import CharVocabulary, language_model_windows, load_text
+
+SOURCE = (
+    "001_aa06252bb9b8f838.txt, the use-case table (line 45: RNN/LSTM for sentence prediction) and "
+    '003_57e07c46f1bd5fd4.txt, "RNN Use Cases" (line 721)'
+)
 
 # Defaults (each is a command-line option).
 DEFAULTS = dict(
@@ -44,6 +52,7 @@ def build_parser():
 def main(argv=None) -> dict:
     """Train the language model, report validation bits per character and sampled text."""
     args = build_parser().parse_args(argv)
+    common.header(args, "char_lstm", SOURCE)
     out = common.output_dir(args, "char_lstm")
     text = load_text(None if args.data_dir is None else f"{args.data_dir}/text/tinyshakespeare/input.txt")
     vocab = CharVocabulary.from_text(text)

@@ -41,15 +41,19 @@ COURSE = {
 }
 
 
-def header(args: argparse.Namespace, name: str, source: str) -> str:
-    """Print (unless ``--quiet``) and return ``== name: reproduces <source> ==``, the experiment's first line.
+def header(args: argparse.Namespace, name: str, source: str, *, beyond_course: bool = False) -> str:
+    """Print (unless ``--quiet``) and return the experiment's first line, naming what it reproduces.
+
+    ``== name: reproduces <source> ==``, or ``== name: beyond the course: <source> ==`` for an
+    experiment that is not one of the course's lessons.
 
     Args:
         args: the parsed options (for ``--quiet``).
         name: the experiment's name.
         source: the course file and section, e.g. ``003_57e07c46f1bd5fd4.txt, "Quiz: Guessing the Weights"``.
+        beyond_course: the experiment goes beyond the course; ``source`` names where it comes from.
     """
-    line = f"== {name}: reproduces {source} =="
+    line = f"== {name}: {'beyond the course:' if beyond_course else 'reproduces'} {source} =="
     report(args, line)
     return line
 

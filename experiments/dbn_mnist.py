@@ -3,6 +3,9 @@
 Two RBMs are stacked greedily on the training images; their weights initialise a sigmoid MLP that is
 fine-tuned with labels, and the same MLP from random initialisation gets the same optimiser, steps and
 data. Both are scored on the 10,000 test digits, with all 60,000 labels and with only a few.
+
+Reproduces: 001_aa06252bb9b8f838.txt, the use-case table (line 47: deep belief networks, unsupervised
+pre-training).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import optax
 import fnnet as fn
 from experiments import common
 from fnnet.unsupervised import dbn_mlp, pretrain_dbn
+
+SOURCE = (
+    "001_aa06252bb9b8f838.txt, the use-case table (line 47: deep belief networks, unsupervised pre-training)"
+)
 
 DEFAULTS = dict(
     epochs=3,  # fine-tuning epochs with all 60,000 labels
@@ -63,6 +70,7 @@ def fine_tune(args, model, params, x, y, x_test, y_test, epochs):
 def main(argv=None) -> dict:
     """Pre-train the DBN, fine-tune it and the random-init MLP, plot the features and curves."""
     args = build_parser().parse_args(argv)
+    common.header(args, "dbn_mnist", SOURCE)
     folder = common.output_dir(args, "dbn_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     x, x_test = data.x_train.reshape(-1, 784), data.x_test.reshape(-1, 784)

@@ -1,4 +1,4 @@
-"""The design quizzes: a stock index from 30 features, a ticket's priority from 10 (003, Design Neural Networks).
+"""The design quizzes: a stock index from 30 features, a ticket's priority from 10 (003, Design Networks).
 
 Reproduces 003_57e07c46f1bd5fd4.txt, "Quiz: Design Neural Networks" (scenarios 1 and 2) with the sizing
 rules of "Feedforward Network Sizing Summary": input layer = the input dimensions; hidden layer flexible;
@@ -71,12 +71,17 @@ def stock(args, x, y):
     rmse = float(np.sqrt(np.mean((pred - y[cut:]) ** 2)))
     baseline = float(np.sqrt(np.mean((y[:cut].mean() - y[cut:]) ** 2)))
     lines = [
-        f"scenario 1, stock index: regression; input [{x.shape[1]}] -> output {list(pred.shape[1:])}, one number",
+        f"scenario 1, stock index: regression; input [{x.shape[1]}] -> output {list(pred.shape[1:])}, "
+        "one number",
         f"  first test day: predicted index {pred[0, 0]:.3f}, actual {y[cut, 0]:.3f}; test RMSE {rmse:.3f} "
         f"(predicting the training mean: {baseline:.3f})",
     ]
-    metrics = {"input_shape": list(x.shape[1:]), "output_shape": list(pred.shape[1:]), "test_rmse": rmse,
-               "baseline_rmse_predict_mean": baseline}  # fmt: skip
+    metrics = {
+        "input_shape": list(x.shape[1:]),
+        "output_shape": list(pred.shape[1:]),
+        "test_rmse": rmse,
+        "baseline_rmse_predict_mean": baseline,
+    }
     return lines, metrics, (y[cut:, 0], pred[:, 0])
 
 
@@ -95,8 +100,13 @@ def tickets(args, x, y):
         f"(actual {PRIORITIES[y[cut]]}); every row sums to 1 within {np.abs(sums - 1).max():.1e}",
         f"  test accuracy {accuracy:.3f} (always the commonest priority: {majority:.3f})",
     ]
-    metrics = {"input_shape": list(x.shape[1:]), "output_shape": list(p.shape[1:]), "test_accuracy": accuracy,
-               "baseline_majority": majority, "max_abs_probability_sum_minus_1": float(np.abs(sums - 1).max())}  # fmt: skip
+    metrics = {
+        "input_shape": list(x.shape[1:]),
+        "output_shape": list(p.shape[1:]),
+        "test_accuracy": accuracy,
+        "baseline_majority": majority,
+        "max_abs_probability_sum_minus_1": float(np.abs(sums - 1).max()),
+    }
     return lines, metrics, (p, y[cut:])
 
 
@@ -117,7 +127,9 @@ def figure(folder, regression, classes):
         bottom += p[:, k]
     b.scatter(np.arange(len(p)), [1.06] * len(p), marker="v", c="k", label="argmax = true priority")
     wrong = p.argmax(-1) != labels
-    b.scatter(np.flatnonzero(wrong), [1.06] * int(wrong.sum()), marker="x", c="tab:red", s=60, label="argmax wrong")
+    b.scatter(
+        np.flatnonzero(wrong), [1.06] * int(wrong.sum()), marker="x", c="tab:red", s=60, label="argmax wrong"
+    )
     b.set(xlabel="test ticket", ylabel="probability (stacked, sums to 1)", ylim=(0, 1.15),
           title="Scenario 2: three probabilities and their argmax")  # fmt: skip
     b.set_xticks(np.arange(len(p)), [PRIORITIES[v][0] for v in labels])

@@ -4,6 +4,8 @@ Both runs train the same MLP with the same optimizer, batches and initial parame
 one clips each example's gradient to L2 norm ``--l2-norm-clip`` and adds noise of standard deviation
 ``--noise-multiplier * --l2-norm-clip`` to the summed gradient (Abadi et al. 2016). Reports test
 accuracy per epoch for both and epsilon from the RDP accountant at ``--delta``.
+
+Beyond the course: Abadi et al. 2016, "Deep Learning with Differential Privacy" (not a lesson of the course).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import fnnet as fn
 from experiments import common
 from fnnet.training.epochs import EpochPlan
 from fnnet.training.privacy import make_dp_step_fn, rdp_epsilon
+
+SOURCE = 'Abadi et al. 2016, "Deep Learning with Differential Privacy" (not a lesson of the course)'
 
 # Defaults (each is a command-line option).
 DEFAULTS = dict(
@@ -72,6 +76,7 @@ def model_of(args):
 def main(argv=None) -> dict:
     """Train the same MLP without and with DP-SGD; report both accuracies and the privacy budget."""
     args = build_parser().parse_args(argv)
+    common.header(args, "dp_sgd_mnist", SOURCE, beyond_course=True)
     mnist = fn.data.load_mnist("mnist", args.data_dir)
     x = jnp.asarray(mnist.x_train[: args.train_size].reshape(-1, 784))
     y = jnp.asarray(mnist.y_train[: args.train_size])

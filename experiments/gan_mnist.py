@@ -3,6 +3,9 @@
 Check: an fnnet MLP classifier labels 1,000 generated digits; every class should get at least 3% of
 them (no mode collapse) and the mean top-class probability should be at least 0.9. The full run takes
 ~10-15 minutes on 2 shared cores; run it in the background (nohup ... > /tmp/gan.log &).
+
+Reproduces: 001_aa06252bb9b8f838.txt, the use-case table (line 47: generative adversarial networks, generating
+images).
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import optax
 import fnnet as fn
 from experiments import common, mnist_classifier
 from fnnet.unsupervised import gan, make_epoch_fn
+
+SOURCE = (
+    "001_aa06252bb9b8f838.txt, the use-case table (line 47: generative adversarial networks, generating "
+    "images)"
+)
 
 DEFAULTS = dict(
     epochs=60,  # passes over the 60,000 training digits
@@ -101,6 +109,7 @@ def checkpoint(args, folder, generator, carry, classifier_params, key, epoch):
 def main(argv=None) -> dict:
     """Train the GAN, save sample grids at checkpoints, and label 1,000 samples with a classifier."""
     args = build_parser().parse_args(argv)
+    common.header(args, "gan_mnist", SOURCE)
     folder = common.output_dir(args, "gan_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     classifier_params, accuracy = mnist_classifier.load_or_train(

@@ -2,6 +2,9 @@
 
 Fit the intercept of the line ``height = intercept + 0.64 * weight`` to three points by minimising the sum
 of squared residuals: step = learning rate x slope; stop when the step is below 0.001 or after 1000 steps.
+
+Reproduces: 002_80acec0b162294bd.txt, "5.3" (lines 98-103: step = learning rate x derivative, stop at a step
+<= 0.001 or after 1000 steps).
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ import numpy as np
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = (
+    '002_80acec0b162294bd.txt, "5.3" (lines 98-103: step = learning rate x derivative, stop at a step <= '
+    "0.001 or after 1000 steps)"
+)
 
 WEIGHT = np.array([0.5, 2.3, 2.9])
 HEIGHT = np.array([1.4, 1.9, 3.2])
@@ -41,6 +49,7 @@ def ssr(intercept):
 def main(argv=None) -> dict:
     """Run the descent, print every step, and plot the steps on the loss curve."""
     args = build_parser().parse_args(argv)
+    common.header(args, "gradient_descent", SOURCE)
     result = fn.course.gradient_descent(
         ssr, jnp.float32(args.start), learning_rate=args.learning_rate, tol=args.tol, max_steps=args.max_steps
     )
@@ -68,7 +77,9 @@ def main(argv=None) -> dict:
         color="tab:red",
         label="gradient descent steps",
     )
-    ax.set(xlabel="intercept", ylabel="sum of squared residuals")
+    ax.set(xlabel="intercept", ylabel="sum of squared residuals (SSR)")
+    stop = f"step <= {args.tol:g}" if result.converged else f"{args.max_steps} steps"
+    ax.set_title(f"Gradient descent: {len(result.history)} steps, stopped at {stop}")
     ax.legend()
     common.save_figure(fig, folder, "gradient_descent")
     metrics = {

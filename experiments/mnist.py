@@ -10,6 +10,9 @@ each conv block.
     python -m experiments.mnist --model cnn                            # ~99.1%, 5 epochs
     python -m experiments.mnist --model mlp                            # ~98.2%, 12 epochs
     python -m experiments.mnist --model cnn --dataset fashion-mnist    # ~91%, 10 epochs
+
+Reproduces: 000_39566603f99e472a.txt (kernels, max/average pooling, handwritten digits) and
+003_57e07c46f1bd5fd4.txt, "Convolutional Neural Networks (CNN)" (line 613).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ import optax
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = (
+    "000_39566603f99e472a.txt (kernels, max/average pooling, handwritten digits) and "
+    '003_57e07c46f1bd5fd4.txt, "Convolutional Neural Networks (CNN)" (line 613)'
+)
 
 # Defaults (each is a command-line option). Per (model, dataset): epochs, the dropout rate before the
 # output layer(s), and the test accuracy the run should reach.
@@ -77,14 +85,24 @@ def build_model(kind: str, dropout: float) -> fn.Sequential:
 
 def figures(folder, model, params, history, confusion, x_image, classes, kind):
     """Curves, confusion matrix, first-layer filters and (CNN) feature maps, saved as PNG."""
-    curves = common.learning_curves(history, ("loss", "accuracy"), val_label="test", figsize=(10, 3.5))
+    curves = common.learning_curves(
+        history,
+        ("loss", "accuracy"),
+        val_label="test",
+        ylabels=("cross-entropy loss", "accuracy"),
+        title=f"{kind.upper()} learning curves: train and test per epoch",
+        figsize=(10, 3.8),
+    )
     common.save_figure(curves, folder, "curves")
 
-    fig, ax = common.subplots(figsize=(6, 5))
-    ax.imshow(confusion, cmap="Blues")
+    fig, ax = common.subplots(figsize=(8, 7))
+    image = ax.imshow(confusion, cmap="Blues")
+    dark = confusion > confusion.max() / 2
     for (i, j), count in np.ndenumerate(confusion):
-        ax.text(j, i, int(count), ha="center", va="center", fontsize=6)
-    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
+        ax.text(j, i, int(count), ha="center", va="center", fontsize=8, color="w" if dark[i, j] else "k")
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted class", ylabel="true class")
+    ax.set_title(f"{kind.upper()} confusion matrix on the test set")
+    common.colorbar(fig, image, ax, "test images")
     ax.set_xticklabels(classes, rotation=90)
     ax.set_yticklabels(classes)
     common.save_figure(fig, folder, "confusion")
@@ -114,6 +132,7 @@ def figures(folder, model, params, history, confusion, x_image, classes, kind):
 def main(argv=None) -> dict:
     """Train, evaluate on the test set, save figures and metrics; returns the metrics."""
     args = build_parser().parse_args(argv)
+    common.header(args, "mnist", SOURCE)
     defaults = DEFAULTS[(args.model, args.dataset)]
     epochs = args.epochs if args.epochs is not None else defaults["epochs"]
     dropout = args.dropout if args.dropout is not None else defaults["dropout"]

@@ -2,6 +2,8 @@
 
 Run alone it trains the classifier and reports its test accuracy; ``load_or_train`` reuses the params
 saved in the output folder, so the GAN experiment trains it once.
+
+Beyond the course: the GAN check's helper (not a lesson of the course).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import optax
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = "the GAN check's helper (not a lesson of the course)"
 
 # Defaults. Only --epochs and --seed reach the training: the GAN check relies on this classifier.
 DEFAULTS = dict(
@@ -58,6 +62,7 @@ def load_or_train(folder: pathlib.Path, data: fn.data.MnistData, epochs: int, se
 def main(argv=None) -> dict:
     """Train (or load) the classifier and report its test accuracy."""
     args = build_parser().parse_args(argv)
+    common.header(args, "mnist_classifier", SOURCE, beyond_course=True)
     folder = common.output_dir(args, "mnist_classifier")
     _, accuracy = load_or_train(folder, fn.data.load_mnist("mnist", args.data_dir), args.epochs, args.seed)
     common.report(args, f"MLP classifier test accuracy: {accuracy:.4f}")

@@ -3,6 +3,8 @@
 A sequence task that needs memory: the label depends on rows seen up to 27 steps before the last.
 Reports the test accuracy after each epoch (the test set is never used to choose anything) and
 plots the learning curves.
+
+Reproduces: 003_57e07c46f1bd5fd4.txt, "RNN Implementations" (lines 706-717: LSTM remembers longer sequences).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import optax
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = '003_57e07c46f1bd5fd4.txt, "RNN Implementations" (lines 706-717: LSTM remembers longer sequences)'
 
 # Defaults (each is a command-line option).
 DEFAULTS = dict(
@@ -33,6 +37,7 @@ def build_parser():
 def main(argv=None) -> dict:
     """Train the LSTM classifier, report test accuracy per epoch, plot the learning curves."""
     args = build_parser().parse_args(argv)
+    common.header(args, "row_mnist", SOURCE)
     out = common.output_dir(args, "row_mnist")
     data = fn.data.load_mnist("mnist", args.data_dir)
     x_train = data.x_train[: args.limit, ..., 0]  # [N, 28 rows = time, 28 pixels = features]

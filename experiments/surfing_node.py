@@ -2,6 +2,9 @@
 
 Inputs (good waves, empty line-up, no shark attack recently) = (1, 0, 1), weights (5, 2, 4), threshold 3:
 the weighted sum is 1*5 + 0*2 + 1*4 = 9 and y_hat = 9 - 3 = 6 > 0, so the node fires: go surfing.
+
+Reproduces: 002_80acec0b162294bd.txt, "2. How do Neural Networks work?" (lines 21-43: inputs 1/0/1, weights
+5/2/4, threshold 3, y-hat = 6).
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ import numpy as np
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = (
+    '002_80acec0b162294bd.txt, "2. How do Neural Networks work?" (lines 21-43: inputs 1/0/1, weights '
+    "5/2/4, threshold 3, y-hat = 6)"
+)
 
 # The course's numbers (no options besides the common ones).
 INPUTS = (1.0, 0.0, 1.0)  # waves are good, line-up is crowded, no recent shark attack
@@ -25,6 +33,7 @@ def build_parser():
 def main(argv=None) -> dict:
     """Evaluate the surfing perceptron, print the decision and draw the weighted contributions."""
     args = build_parser().parse_args(argv)
+    common.header(args, "surfing_node", SOURCE)
     node = fn.Perceptron(1)
     params = {"kernel": np.array(WEIGHTS, np.float32)[:, None], "bias": np.array([-THRESHOLD], np.float32)}
     x = np.array([INPUTS], np.float32)
@@ -41,7 +50,11 @@ def main(argv=None) -> dict:
     contributions = np.array(WEIGHTS) * np.array(INPUTS)
     ax.bar(["waves", "line-up", "sharks"], contributions, color="tab:blue", label="w * x")
     ax.axhline(THRESHOLD, color="tab:red", linestyle="--", label=f"threshold {THRESHOLD:g}")
-    ax.set_title(f"weighted sum {contributions.sum():g}; y_hat = {y_hat:g} -> go surfing")
+    verdict = "go surfing" if decision else "stay home"
+    ax.set_title(
+        f"weighted sum {contributions.sum():g} - threshold {THRESHOLD:g} = y_hat {y_hat:g}: {verdict}"
+    )
+    ax.set(xlabel="input (x = 1 yes, 0 no)", ylabel="contribution w * x")
     ax.legend()
     common.save_figure(fig, folder, "surfing_node")
     metrics = {"y_hat": y_hat, "decision": decision}

@@ -3,6 +3,8 @@
 No line separates {(0,1), (1,0)} from {(0,0), (1,1)}, so every single-layer unit gets at most 3 of the 4
 right: shown by Rosenblatt's rule never converging and by an exhaustive search over a grid of weights.
 A 2-4-1 network with a tanh hidden layer and a sigmoid output fits all 4.
+
+Reproduces: 003_57e07c46f1bd5fd4.txt, "The XOR problem" and "Hidden Layers" (lines 320-360).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import optax
 
 import fnnet as fn
 from experiments import common
+
+SOURCE = '003_57e07c46f1bd5fd4.txt, "The XOR problem" and "Hidden Layers" (lines 320-360)'
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 Y = np.array([0, 1, 1, 0], np.float32)
@@ -44,6 +48,7 @@ def best_single_layer_score(points: int = 25) -> int:
 def main(argv=None) -> dict:
     """Fit XOR with one layer and with one hidden layer; draw both decision boundaries."""
     args = build_parser().parse_args(argv)
+    common.header(args, "xor", SOURCE)
     node = fn.Perceptron(1)
     _, params = node.init(jax.random.key(args.seed), (2,))
     rule = fn.course.perceptron_rule(node, params, X, Y, max_epochs=100)
@@ -76,11 +81,17 @@ def main(argv=None) -> dict:
         ("single layer (perceptron rule)", np.asarray(node.apply(rule.params, grid))[..., 0]),
         (f"one hidden layer ({args.hidden} tanh)", np.asarray(mlp.apply(fitted.state.params, grid))[..., 0]),
     ]
-    fig, axes = common.subplots(1, 2, figsize=(9, 4))
-    for ax, (title, z) in zip(axes, surfaces):
+    fig, axes = common.subplots(1, 2, figsize=(10, 4.5))
+    colors = ["#3b4cc0", "#b40426"]  # the ends of coolwarm: class 0 blue, class 1 red
+    for ax, (title, z), right in zip(axes, surfaces, (single_right, mlp_right), strict=True):
         ax.contourf(grid[..., 0], grid[..., 1], z > 0.5, levels=1, cmap="coolwarm", alpha=0.4)
-        ax.scatter(X[:, 0], X[:, 1], c=Y, cmap="coolwarm", edgecolors="k", s=120)
-        ax.set(title=title, xlabel="x1", ylabel="x2")
+        ax.scatter(X[:, 0], X[:, 1], c=[colors[int(y)] for y in Y], edgecolors="k", s=120)
+        ax.set(title=f"{title}: {right}/4 right", xlabel="input x1", ylabel="input x2")
+        ax.set(xticks=[0, 1], yticks=[0, 1])
+    common.class_legend(
+        axes[1], colors, ["XOR = 0", "XOR = 1"], title="target", loc="center left", bbox_to_anchor=(1.02, 0.5)
+    )
+    fig.suptitle("XOR: shaded = the network's prediction, points = the four inputs")
     common.save_figure(fig, folder, "xor_decision_boundaries")
     metrics = {"single_layer_right": single_right, "grid_best": grid_best, "hidden_layer_right": mlp_right}
     common.save_metrics(folder, metrics)
