@@ -24,6 +24,7 @@ import os
 import pathlib
 import sys
 import traceback
+import types
 
 __all__ = ["default_experiments_dir", "discover", "load", "main"]
 
@@ -46,7 +47,7 @@ def default_experiments_dir() -> pathlib.Path | None:
     return pathlib.Path(spec.origin).parent
 
 
-def discover(folder) -> dict[str, tuple[pathlib.Path, str]]:
+def discover(folder: str | os.PathLike[str]) -> dict[str, tuple[pathlib.Path, str]]:
     """``{name: (path, description)}`` of the experiment scripts in ``folder`` (not imported).
 
     A script counts when it defines ``build_parser`` and ``main`` at the top level; ``common.py``
@@ -100,7 +101,7 @@ def _fail(message: str, status: int = 2) -> int:
     return status
 
 
-def _cmd_list(folder) -> int:
+def _cmd_list(folder: pathlib.Path) -> int:
     experiments = discover(folder)
     if not experiments:
         print(f"no experiments in {folder}")
@@ -110,17 +111,22 @@ def _cmd_list(folder) -> int:
     return 0
 
 
-def load(name: str, folder=None):
+def load(name: str, folder: str | os.PathLike[str] | None = None) -> types.ModuleType:
     """The experiment module ``name``: ``experiments.<name>``, or the file ``<folder>/<name>.py``.
 
     Without ``folder`` it is imported as a module of the ``experiments`` package (so it imports its
     siblings as ``experiments.common``); with one, the file is executed as a module of its own.
     Neither adds anything to ``sys.path``.
+
+    Raises:
+        ImportError: ``<folder>/<name>.py`` cannot be loaded as a Python module.
     """
     if folder is None:
         return importlib.import_module(f"{PACKAGE}.{name}")
     path = pathlib.Path(folder) / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"fnnet_experiment_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"load: cannot load experiment {name!r} from {path} (not a Python module file)")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -133,7 +139,7 @@ def _metrics_table(metrics: dict) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def _cmd_run(args, extra, folder, packaged: bool) -> int:
+def _cmd_run(args: argparse.Namespace, extra: list[str], folder: pathlib.Path, packaged: bool) -> int:
     experiments = discover(folder)
     if args.name not in experiments:
         available = ", ".join(experiments) or "none"
@@ -173,7 +179,7 @@ def _cmd_run(args, extra, folder, packaged: bool) -> int:
     return 0
 
 
-def _cmd_summary(args) -> int:
+def _cmd_summary(args: argparse.Namespace) -> int:
     from fnnet import summary
     from fnnet.course import zoo
 
@@ -206,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         return err.code if isinstance(err.code, int) else 2
     if args.command == "summary":
         return _cmd_summary(args)
-    folder = getattr(args, "experiments_dir", None) or os.environ.get("FNNET_EXPERIMENTS_DIR")
-    packaged = not folder
-    folder = default_experiments_dir() if packaged else pathlib.Path(folder)
+    given: str | None = getattr(args, "experiments_dir", None) or os.environ.get("FNNET_EXPERIMENTS_DIR")
+    packaged = not given
+    folder = pathlib.Path(given) if given else default_experiments_dir()
     if folder is None:
         return _fail(
             f"no importable {PACKAGE!r} package: install fnnet from its checkout (pip install -e .), "

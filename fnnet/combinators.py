@@ -8,7 +8,8 @@ state has no entry in the state dict, so a model without state has state ``{}``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,7 @@ from fnnet.core import (
 )
 
 
-def _child_key(key, index: int):
+def _child_key(key: Array | None, index: int) -> Array | None:
     return None if key is None else jax.random.fold_in(key, index)
 
 
@@ -43,30 +44,36 @@ class _Container(Layer):
             raise ValueError(f"{type(self).__name__} needs at least one layer")
         object.__setattr__(self, "layers", tuple(as_layer(layer) for layer in layers))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Layer: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Layer, ...]: ...
+    def __getitem__(self, index: int | slice) -> Layer | tuple[Layer, ...]:
         return self.layers[index]
 
     @property
     def has_state(self) -> bool:
         return any(layer.has_state for layer in self.layers)
 
-    def _init_child(self, index: int, key, in_shape: Shape):
+    def _init_child(self, index: int, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         try:
             return self.layers[index].init(key, tuple(in_shape))
         except ShapeError as err:
             raise err.within(f"{type(self).__name__}[{index}]") from None
 
-    def _check_children(self, params):
+    def _check_children(self, params: Params) -> None:
         """Each child's params under its position ``"0"``, ``"1"``, ...; the children check their own."""
         check_params(self, params, {str(i): None for i in range(len(self.layers))})
 
-    def _apply_child(self, index, params, state, x, key, training):
+    def _apply_child(
+        self, index: int, params: Params, state: State, x: Array, key: Array | None, training: bool
+    ) -> tuple[Array, State]:
         name = str(index)
         layer = self.layers[index]
         try:
@@ -76,14 +83,14 @@ class _Container(Layer):
         except ShapeError as err:
             raise err.within(f"{type(self).__name__}[{index}]") from None
 
-    def _child_states(self, in_shapes: Sequence[Shape]):
+    def _child_states(self, in_shapes: Sequence[Shape]) -> dict[str, State]:
         return {
             str(i): layer.init_state(s)
             for i, (layer, s) in enumerate(zip(self.layers, in_shapes, strict=True))
             if layer.has_state
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(describe(layer) for layer in self.layers)
         return f"{type(self).__name__}({inner})"
 
@@ -113,7 +120,9 @@ class Sequential(_Container):
         for i in range(len(self.layers)):
             holder: list[Shape] = []
 
-            def init_one(k, i=i, shape=out[-1], holder=holder):
+            def init_one(
+                k: Array, i: int = i, shape: Shape = out[-1], holder: list[Shape] = holder
+            ) -> Params:
                 s, p = self._init_child(i, k, shape)
                 holder.append(s)
                 return p
@@ -165,7 +174,7 @@ class Parallel(_Container):
             shapes.append(shape)
         return self._merged_shape(shapes), params
 
-    def _merged_shape(self, shapes):
+    def _merged_shape(self, shapes: list[Shape]) -> Shape:
         first = shapes[0]
         if self.merge == "sum":
             if any(s != first for s in shapes):
@@ -193,7 +202,7 @@ class Parallel(_Container):
             return sum(outputs[1:], outputs[0]), new_state
         return jnp.concatenate(outputs, axis=-1), new_state
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(describe(layer) for layer in self.layers)
         return f"Parallel({inner}, merge={self.merge!r})"
 

@@ -76,8 +76,8 @@ def _short_repr(layer: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def format_shape(shape: Shape) -> str:
-    """Render a shape as ``[a, b, c]`` for error messages."""
+def format_shape(shape: tuple[int | str, ...]) -> str:
+    """Render a shape as ``[a, b, c]`` for error messages (a str entry, like ``"T"``, as itself)."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
@@ -189,7 +189,7 @@ def check_params(
     expected: dict,
     x: Array | None = None,
     *,
-    implied_input: Callable[[Params], Shape] | None = None,
+    implied_input: Callable[[Params], tuple[int | str, ...]] | None = None,
     what: str = "input",
 ) -> None:
     """Raise ShapeError unless ``params`` has exactly the names and shapes the config implies.
@@ -243,7 +243,9 @@ def _check_names(layer: Layer, params: Params, expected: dict, path: tuple[str, 
             _check_names(layer, params[name], want, (*path, name))
 
 
-def _first_wrong_shape(params: Params, expected: dict, path: tuple[str, ...]):
+def _first_wrong_shape(
+    params: Params, expected: dict, path: tuple[str, ...]
+) -> tuple[str, Shape | None, Shape] | None:
     """``('name', given shape or None for a non-array, expected shape)`` of the first mismatch, or None."""
     for name, want in expected.items():
         if isinstance(want, dict):
@@ -325,10 +327,10 @@ class Lambda(Layer):
         check_params(self, params, {})
         return self._call(x)
 
-    def _call(self, x):
+    def _call(self, x: Array) -> Array:
         return self.fn(x, **dict(self.kwargs))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", repr(self.fn))
         args = "".join(f", {k}={v!r}" for k, v in self.kwargs)
         return f"Lambda({name}{args})"

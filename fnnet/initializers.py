@@ -131,7 +131,7 @@ class VarianceScaling:
     mode: str = "fan_in"
     distribution: str = "truncated_normal"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: unknown mode {self.mode!r}")
         if self.distribution not in ("truncated_normal", "normal", "uniform"):

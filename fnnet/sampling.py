@@ -12,14 +12,16 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from fnnet.combinators import Sequential
+from fnnet.core import Array, Params, State
 from fnnet.layers.recurrent import RNN
 
 __all__ = ["sample"]
 
 
-def _run(model, params, x, states):
+def _run(model: Sequential, params: Params, x: Array, states: State) -> tuple[Array, State]:
     """The model on tokens ``x: [B, T]`` from recurrent ``states``; returns logits, new states."""
     new_states = {}
     for i, layer in enumerate(model.layers):
@@ -51,7 +53,15 @@ def _sample(model, params, prompt, key, temperature, num_tokens):
     return jnp.swapaxes(tokens, 0, 1)  # [B, num_tokens]
 
 
-def sample(model: Sequential, params, prompt, num_tokens: int, *, key: jax.Array, temperature: float = 1.0):
+def sample(
+    model: Sequential,
+    params: Params,
+    prompt: ArrayLike,
+    num_tokens: int,
+    *,
+    key: jax.Array,
+    temperature: float = 1.0,
+) -> Array:
     """Continue each prompt by ``num_tokens`` tokens drawn from ``softmax(logits / temperature)``.
 
     Args:

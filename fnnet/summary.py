@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
 from fnnet.combinators import Parallel, Residual, Sequential
-from fnnet.core import Layer, Shape, describe, format_shape
+from fnnet.core import Layer, Params, Shape, describe, format_shape
 
 __all__ = ["summary"]
 
@@ -34,16 +34,16 @@ class _Row(NamedTuple):
     nbytes: int
 
 
-def _count(tree) -> tuple[int, int]:
-    """(number of entries, bytes) of a pytree of shaped arrays."""
+def _count(tree: Any) -> tuple[int, int]:
+    """(number of entries, bytes) of a pytree of shaped arrays (parameters or state)."""
     leaves = jax.tree.leaves(tree)
     return sum(math.prod(x.shape) for x in leaves), sum(math.prod(x.shape) * x.dtype.itemsize for x in leaves)
 
 
-def _abstract_init(layer: Layer, in_shape: Shape):
-    holder = []
+def _abstract_init(layer: Layer, in_shape: Shape) -> tuple[Shape, Params]:
+    holder: list[Shape] = []
 
-    def init(key):
+    def init(key: jax.Array) -> Params:
         out_shape, params = layer.init(key, in_shape)
         holder.append(out_shape)
         return params
@@ -118,7 +118,7 @@ def _wrap(label: str, indent: int) -> list[str]:
 
 
 def _table(rows: list[_Row], out_shape: Shape) -> list[str]:
-    def number(n):
+    def number(n: int | None) -> str:
         return "" if n is None else f"{n:,}"
 
     body = []
@@ -128,13 +128,17 @@ def _table(rows: list[_Row], out_shape: Shape) -> list[str]:
         body.append((r.path, first, format_shape(r.out_shape), *counts))
         body += [("", more, "", "", "", "") for more in rest]
     leaves = [r for r in rows if r.params is not None]
-    totals = [sum(r.params for r in leaves), sum(r.state or 0 for r in leaves), sum(r.nbytes for r in leaves)]
+    totals = [
+        sum(r.params or 0 for r in leaves),
+        sum(r.state or 0 for r in leaves),
+        sum(r.nbytes for r in leaves),
+    ]
     header = ("path", "layer", "output", "params", "state", "bytes")
     footer = ("total", "", format_shape(out_shape), *(f"{n:,}" for n in totals))
     widths = [max(len(r[i]) for r in (header, *body, footer)) for i in range(6)]
     rule = "  ".join("-" * w for w in widths)
 
-    def line(r):
+    def line(r: tuple[str, ...]) -> str:
         cells = (c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         return "  ".join(cells).rstrip()
 
@@ -159,7 +163,7 @@ def summary(model: Layer, in_shape: Shape) -> str:
     rows = _rows(model, in_shape, "", 0, own_row=not isinstance(model, Sequential))
     out_shape, _ = _abstract_init(model, in_shape)
     leaves = [r for r in rows if r.params is not None]
-    trainable, state = sum(r.params for r in leaves), sum(r.state or 0 for r in leaves)
+    trainable, state = sum(r.params or 0 for r in leaves), sum(r.state or 0 for r in leaves)
     why = " (state: running statistics, not trained by the optimizer)" if state else ""
     counts = [
         f"total params: {trainable + state:,}",

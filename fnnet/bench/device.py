@@ -56,7 +56,7 @@ def environment(dtype: str | None = None) -> dict[str, Any]:
     }
 
 
-def memory_analysis(compiled) -> dict[str, int | None]:
+def memory_analysis(compiled: jax.stages.Compiled) -> dict[str, int | None]:
     """Memory a compiled computation needs, and the device's peak use where the backend reports it.
 
     Args:

@@ -13,19 +13,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jax.typing import ArrayLike, DTypeLike
 
 from fnnet.bench.timing import benchmark
-from fnnet.core import Layer
+from fnnet.core import Layer, Params, Shape, State
 from fnnet.training import init_train_state, make_train_step
 
 __all__ = ["cast_floats", "forward_benchmark", "param_count", "train_step_benchmark"]
 
 
-def cast_floats(tree, dtype):
+def cast_floats(tree: Any, dtype: DTypeLike) -> Any:
     """``tree`` with every floating-point leaf cast to ``dtype`` (integer leaves, keys
     untouched)."""
 
-    def cast(leaf):
+    def cast(leaf: Any) -> Any:
         if isinstance(leaf, jax.Array | jnp.ndarray) and jnp.issubdtype(leaf.dtype, jnp.floating):
             return leaf.astype(dtype)
         return leaf
@@ -33,12 +34,12 @@ def cast_floats(tree, dtype):
     return jax.tree.map(cast, tree)
 
 
-def param_count(params) -> int:
+def param_count(params: Params) -> int:
     """The number of scalars in a parameter pytree."""
     return int(sum(leaf.size for leaf in jax.tree.leaves(params)))
 
 
-def _model_facts(model: Layer, params, in_shape, dtype) -> dict[str, Any]:
+def _model_facts(model: Layer, params: Params, in_shape: Shape, dtype: DTypeLike) -> dict[str, Any]:
     out = jax.eval_shape(
         lambda p, x: model.apply_with_state(p, model.init_state(in_shape), x)[0],
         params,
@@ -51,12 +52,12 @@ def train_step_benchmark(
     model: Layer,
     loss: Callable,
     optimizer: optax.GradientTransformation,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     key: jax.Array | None = None,
     dtype: str = "float32",
-    **options,
+    **options: Any,
 ) -> dict[str, Any]:
     """Time one full training step (forward, backward, optimizer update) of ``model`` on ``(x, y)``.
 
@@ -92,7 +93,13 @@ def train_step_benchmark(
 
 
 def forward_benchmark(
-    model: Layer, params, x, *, dtype: str = "float32", model_state=None, **options
+    model: Layer,
+    params: Params,
+    x: ArrayLike,
+    *,
+    dtype: str = "float32",
+    model_state: State | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Time the forward pass ``model.apply(params, x)`` in evaluation mode.
 
@@ -115,7 +122,7 @@ def forward_benchmark(
     in_shape = tuple(x.shape[1:])
     model_state = model.init_state(in_shape) if model_state is None else model_state
 
-    def forward(p, s, batch):
+    def forward(p: Params, s: State, batch: jax.Array) -> jax.Array:
         return model.apply_with_state(p, s, batch)[0]
 
     facts = _model_facts(model, params, in_shape, x.dtype)

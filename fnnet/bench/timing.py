@@ -41,7 +41,7 @@ def summarize(seconds: list[float], samples_per_call: int | None = None) -> dict
     """
     if not seconds:
         raise ValueError("summarize: no timings given")
-    out = {
+    out: dict[str, Any] = {
         "median_s": statistics.median(seconds),
         "min_s": min(seconds),
         "max_s": max(seconds),
@@ -151,7 +151,7 @@ def interleaved(
     return {name: summarize(s) for name, s in seconds.items()}
 
 
-def cost_analysis(compiled) -> dict[str, float | None]:
+def cost_analysis(compiled: jax.stages.Compiled) -> dict[str, float | None]:
     """FLOPs, bytes accessed and transcendentals from XLA's cost analysis of a compiled computation.
 
     Args:
@@ -168,7 +168,7 @@ def cost_analysis(compiled) -> dict[str, float | None]:
         cost = cost[0] if cost else None
     cost = cost or {}
 
-    def get(name):
+    def get(name: str) -> float | None:
         value = cost.get(name)
         return None if value is None or value < 0 else float(value)
 
@@ -181,7 +181,7 @@ def cost_analysis(compiled) -> dict[str, float | None]:
 
 def benchmark(
     fn: Callable,
-    *args,
+    *args: Any,
     carry: bool = False,
     warmup: int = 3,
     number: int = 10,
@@ -221,7 +221,7 @@ def benchmark(
 
     state = list(args)
 
-    def call():
+    def call() -> Any:
         out = compiled(*state)
         if carry:
             state[0] = out[0]

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fnnet.layers.dense import Perceptron
 
@@ -30,8 +31,8 @@ class PerceptronFit(NamedTuple):
 def perceptron_rule(
     layer: Perceptron,
     params: dict,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     learning_rate: float = 1.0,
     max_epochs: int = 100,
@@ -53,19 +54,19 @@ def perceptron_rule(
     Returns:
         A PerceptronFit.
     """
-    x = jnp.asarray(x, jnp.float32)
-    y = jnp.asarray(y, jnp.float32)
-    if y.ndim == 1:
-        y = y[:, None]
-    if x.ndim != 2 or y.shape != (x.shape[0], layer.features):
+    inputs = jnp.asarray(x, jnp.float32)
+    targets = jnp.asarray(y, jnp.float32)
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    if inputs.ndim != 2 or targets.shape != (inputs.shape[0], layer.features):
         raise ValueError(
             f"perceptron_rule: expected x [N, F] and y [N] or [N, {layer.features}], "
-            f"got x {tuple(x.shape)} and y {tuple(y.shape)}"
+            f"got x {tuple(inputs.shape)} and y {tuple(targets.shape)}"
         )
 
     @jax.jit
-    def epoch(params):
-        def one(params, example):
+    def epoch(params: dict) -> tuple[dict, jax.Array]:
+        def one(params: dict, example: tuple[jax.Array, jax.Array]) -> tuple[dict, jax.Array]:
             xi, yi = example
             error = yi - layer.apply(params, xi)  # [U]
             new = {
@@ -74,9 +75,9 @@ def perceptron_rule(
             }
             return new, jnp.any(error != 0)
 
-        return jax.lax.scan(one, params, (x, y))
+        return jax.lax.scan(one, params, (inputs, targets))
 
-    errors = []
+    errors: list[int] = []
     for _ in range(max_epochs):
         params, wrong = epoch(params)
         errors.append(int(np.sum(wrong)))

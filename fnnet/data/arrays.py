@@ -7,18 +7,23 @@ from collections.abc import Iterator
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Standardizer", "minibatches", "train_test_split"]
 
+Examples = np.ndarray | jax.Array  # [N, ...]: has a len() and rows to index
 
-def _check_lengths(name: str, *arrays) -> int:
+
+def _check_lengths(name: str, *arrays: Examples) -> int:
     lengths = {len(a) for a in arrays}
     if len(lengths) != 1:
         raise ValueError(f"{name}: arrays differ in length: {[len(a) for a in arrays]}")
     return lengths.pop()
 
 
-def train_test_split(x, y, *, test_fraction: float = 0.2, key: jax.Array | int = 0):
+def train_test_split(
+    x: Examples, y: Examples, *, test_fraction: float = 0.2, key: jax.Array | int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle ``(x, y)`` and split off a test (or validation) part.
 
     Args:
@@ -55,13 +60,13 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x) -> Standardizer:
+    def fit(cls, x: ArrayLike) -> Standardizer:
         """Fit on training inputs ``x: [N, ...]`` (statistics over the first axis)."""
         x = np.asarray(x, np.float64)
         std = x.std(axis=0)
         return cls(mean=x.mean(axis=0), std=np.where(std > 0, std, 1.0))
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> np.ndarray:
         """Standardise ``x: [N, ...]`` with the fitted statistics (float32)."""
         x = np.asarray(x)
         if x.shape[1:] != self.mean.shape:
@@ -70,13 +75,13 @@ class Standardizer:
             )
         return ((x - self.mean) / self.std).astype(np.float32)
 
-    def inverse(self, z) -> np.ndarray:
+    def inverse(self, z: ArrayLike) -> np.ndarray:
         """Map standardised values back to the original scale."""
         return (np.asarray(z) * self.std + self.mean).astype(np.float32)
 
 
 def minibatches(
-    x, y, batch_size: int, *, key: jax.Array | None = None, drop_last: bool = False
+    x: Examples, y: Examples, batch_size: int, *, key: jax.Array | None = None, drop_last: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(x_batch, y_batch)`` pairs, shuffled when ``key`` is given.
 

@@ -138,6 +138,7 @@ def read_idx(
     if magic not in (IMAGES_MAGIC, LABELS_MAGIC) or (expected_magic and magic != expected_magic):
         want = expected_magic or f"{IMAGES_MAGIC} or {LABELS_MAGIC}"
         raise IdxError(f"{path}: magic number {magic}, expected {want}; not an IDX file of that kind")
+    shape: tuple[int, ...]
     if magic == IMAGES_MAGIC:
         if len(raw) < 16:
             raise IdxError(f"{path}: truncated image header ({len(raw)} bytes)")

@@ -12,6 +12,7 @@ import os
 import pathlib
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fnnet.data.idx import _looked_in, default_data_dir
 
@@ -60,7 +61,7 @@ def load_series(name: str, data_dir: str | os.PathLike | None = None) -> np.ndar
     return np.asarray(values, np.float32)
 
 
-def sliding_windows(series, window: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def sliding_windows(series: ArrayLike, window: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Every ``window`` consecutive steps as an input and the next ``horizon`` steps as its target.
 
     Args:
@@ -92,7 +93,9 @@ def sliding_windows(series, window: int, horizon: int = 1) -> tuple[np.ndarray, 
     return x, y
 
 
-def time_ordered_split(series, test_fraction: float = 0.2, context: int = 0):
+def time_ordered_split(
+    series: ArrayLike, test_fraction: float = 0.2, context: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Split a series in time: the first part for training, the last ``test_fraction`` for testing.
 
     Args:
@@ -156,7 +159,7 @@ class CharVocabulary:
                 f"vocabulary of {self.size} characters"
             ) from None
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: ArrayLike) -> str:
         """Ids ``[n]`` back to text; an id outside ``0..V-1`` raises ValueError."""
         ids = np.asarray(ids).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.size):
@@ -166,7 +169,9 @@ class CharVocabulary:
         return "".join(self.chars[i] for i in ids)
 
 
-def language_model_windows(ids, length: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def language_model_windows(
+    ids: ArrayLike, length: int, stride: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Next-token training pairs: ``x = ids[s : s + length]``, ``y = ids[s + 1 : s + length + 1]``.
 
     Args:

@@ -14,6 +14,8 @@ not above ``best_validation_score_ + tol``), then ``invscaling``'s step ``learni
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -24,16 +26,23 @@ from sklearn.utils import shuffle as sk_shuffle
 
 from fnnet.interop import _mlp_lbfgs, _mlp_solver
 
+if TYPE_CHECKING:  # the estimators import this module
+    from fnnet.interop.sklearn import _BaseMLP
 
-def _as_jax(params):
+Validation = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # (X, y, sample_weight)
+
+
+def _as_jax(params: Iterable[tuple[np.ndarray, np.ndarray]]) -> _mlp_solver.LayerParams:
     return [(jnp.asarray(w, jnp.float32), jnp.asarray(b, jnp.float32)) for w, b in params]
 
 
-def _weights(sample_weight, n):
+def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
     return np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
 
 
-def _split(est, X, Y, sample_weight):
+def _split(
+    est: _BaseMLP, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Validation | None]:
     """``(X_train, Y_train, w_train, validation or None)`` as scikit-learn splits for early stopping."""
     if not est.early_stopping:
         return X, Y, sample_weight, None
@@ -51,7 +60,7 @@ def _split(est, X, Y, sample_weight):
     return X_tr, Y_tr, w_tr, (X_val, est._decode(Y_val), w_val)
 
 
-def _batch_size(est, n: int) -> int:
+def _batch_size(est: _BaseMLP, n: int) -> int:
     if est.batch_size == "auto":
         return min(200, n)
     if est.batch_size > n:
@@ -63,29 +72,41 @@ def _batch_size(est, n: int) -> int:
     return int(np.clip(est.batch_size, 1, n))
 
 
-def _count_no_improvement(est, validation) -> None:
+def _early_stopping_changed(est: _BaseMLP) -> TypeError:
+    """The error of a warm-started fit whose ``early_stopping`` differs from the fit that initialised it."""
+    return TypeError(
+        f"{type(est).__name__}: early_stopping={est.early_stopping} differs from the fit that initialised "
+        "the weights; fit with warm_start=False"
+    )
+
+
+def _count_no_improvement(est: _BaseMLP, validation: Validation | None) -> None:
     if validation is None:
-        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
+        best_loss = est.best_loss_
+        if best_loss is None:
+            raise _early_stopping_changed(est)
+        if est.loss_curve_[-1] > best_loss - est.tol:
             est._no_improvement_count += 1
         else:
             est._no_improvement_count = 0
-        est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
+        est.best_loss_ = min(best_loss, est.loss_curve_[-1])
         return
+    scores, best_score = est.validation_scores_, est.best_validation_score_
+    if scores is None or best_score is None:
+        raise _early_stopping_changed(est)
     X_val, y_val, w_val = validation
     score = est._score_unchecked(X_val, y_val, w_val)
-    est.validation_scores_.append(score)
+    scores.append(score)
     if est.verbose:
         print(f"Validation score: {score:f}")
-    est._no_improvement_count = (
-        est._no_improvement_count + 1 if score < est.best_validation_score_ + est.tol else 0
-    )
-    if score > est.best_validation_score_:
+    est._no_improvement_count = est._no_improvement_count + 1 if score < best_score + est.tol else 0
+    if score > best_score:
         est.best_validation_score_ = score
         est._best_coefs = [c.copy() for c in est.coefs_]
         est._best_intercepts = [b.copy() for b in est.intercepts_]
 
 
-def _keeps_going(est) -> bool:
+def _keeps_going(est: _BaseMLP) -> bool:
     """After ``n_iter_no_change`` epochs without improvement: ``adaptive`` divides the step by 5."""
     if est.solver == "sgd" and est.learning_rate == "adaptive" and est._learning_rate > 1e-6:
         est._learning_rate /= 5.0
@@ -94,7 +115,7 @@ def _keeps_going(est) -> bool:
     return False
 
 
-def _record_epoch(est, loss: float, n: int) -> None:
+def _record_epoch(est: _BaseMLP, loss: float, n: int) -> None:
     est.n_iter_ += 1
     est.t_ += n
     est.loss_ = loss
@@ -108,7 +129,9 @@ def _record_epoch(est, loss: float, n: int) -> None:
         )
 
 
-def fit_stochastic(est, X, Y, sample_weight, incremental: bool) -> None:
+def fit_stochastic(
+    est: _BaseMLP, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, incremental: bool
+) -> None:
     """``solver="sgd"`` or ``"adam"``: ``max_iter`` epochs (one for ``partial_fit``) of minibatches."""
     if est.early_stopping and incremental:
         raise ValueError(f"{type(est).__name__}: partial_fit does not support early_stopping=True")
@@ -151,7 +174,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental: bool) -> None:
         est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
 
 
-def fit_lbfgs(est, X, Y, sample_weight) -> None:
+def fit_lbfgs(est: _BaseMLP, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
     """``solver="lbfgs"``: full-batch L-BFGS with ``max_iter``, ``max_fun`` and ``gtol = tol``."""
     result = _mlp_lbfgs.minimize(
         _as_jax(zip(est.coefs_, est.intercepts_, strict=True)),
@@ -173,7 +196,7 @@ def fit_lbfgs(est, X, Y, sample_weight) -> None:
     est._set_weights(result.params)
 
 
-def to_numpy(params) -> tuple[list, list]:
+def to_numpy(params: _mlp_solver.LayerParams) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Float64 NumPy ``(coefs, intercepts)`` of JAX ``[(W, b), ...]``."""
     host = jax.device_get(params)
     return [np.asarray(w, np.float64) for w, _ in host], [np.asarray(b, np.float64) for _, b in host]

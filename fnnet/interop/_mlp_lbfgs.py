@@ -11,7 +11,8 @@ float32 means "no longer decreases"). The objective is the full-data one of ``_m
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -23,10 +24,13 @@ FTOL = 2.220446049250313e-09  # SciPy's L-BFGS-B default (factr = 1e7 times floa
 MAX_LINESEARCH_STEPS = 20  # SciPy's line search also gives up after 20 evaluations
 
 
+_Carry = tuple[_mlp_solver.LayerParams, optax.OptState, jax.Array, jax.Array, jax.Array, jax.Array]
+
+
 class LbfgsResult(NamedTuple):
     """What the run ended with: parameters, reported loss, iterations, evaluations, why it stopped."""
 
-    params: list
+    params: _mlp_solver.LayerParams
     loss: jax.Array
     n_iter: jax.Array
     n_fun: jax.Array
@@ -34,7 +38,7 @@ class LbfgsResult(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _runner(activation: str, loss: str):
+def _runner(activation: str, loss: str) -> Callable[..., LbfgsResult]:
     def run(params, x, y, w, alpha, tol, max_iter, max_fun):
         def trained(p):
             return _mlp_solver.objective(p, x, y, w, activation=activation, loss=loss, alpha=alpha)[0]
@@ -60,7 +64,8 @@ def _runner(activation: str, loss: str):
             status = jnp.where((status < 0) & ((n_iter + 1 >= max_iter) | (n_fun >= max_fun)), 1, status)
             return params, state, n_iter + 1, n_fun, new_value, status
 
-        carry = (params, optimizer.init(params), 0, 1, jnp.inf, -1)  # the first evaluation counts
+        # the first evaluation counts; the loop hands the Python scalars back as arrays
+        carry = cast(_Carry, (params, optimizer.init(params), 0, 1, jnp.inf, -1))
         params, _, n_iter, n_fun, _, status = jax.lax.while_loop(lambda c: c[-1] < 0, body, carry)
         reported = _mlp_solver.objective(params, x, y, w, activation=activation, loss=loss, alpha=alpha)[1]
         return LbfgsResult(params, reported, n_iter, n_fun, status)
@@ -68,8 +73,9 @@ def _runner(activation: str, loss: str):
     return jax.jit(run)
 
 
-def minimize(params, x, y, w, *, activation: str, loss: str, alpha: float, tol: float,
-             max_iter: int, max_fun: int) -> LbfgsResult:  # fmt: skip
+def minimize(params: _mlp_solver.LayerParams, x: jax.Array, y: jax.Array, w: jax.Array, *,
+             activation: str, loss: str, alpha: float, tol: float, max_iter: int,
+             max_fun: int) -> LbfgsResult:  # fmt: skip
     """Run L-BFGS from ``params`` on the full data ``x [N, F]``, ``y [N, K]``, weights ``w [N]``."""
     run = _runner(activation, loss)
     return run(params, x, y, w, jnp.float32(alpha), jnp.float32(tol), max_iter, max_fun)

@@ -29,7 +29,7 @@ class SGDState(NamedTuple):
 class AdamState(NamedTuple):
     """The step count and the first and second moments."""
 
-    count: jax.Array
+    steps: jax.Array  # not `count`, which would shadow tuple.count
     mu: optax.Params
     nu: optax.Params
 
@@ -61,7 +61,7 @@ def adam(beta_1: float, beta_2: float, epsilon: float) -> optax.GradientTransfor
 
     def update(grads, state, params=None, *, learning_rate, **extra):
         del params, extra
-        count = state.count + 1
+        count = state.steps + 1
         mu = jax.tree.map(lambda m, g: beta_1 * m + (1 - beta_1) * g, state.mu, grads)
         nu = jax.tree.map(lambda v, g: beta_2 * v + (1 - beta_2) * g * g, state.nu, grads)
         t = count.astype(jnp.float32)

@@ -13,22 +13,29 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from numpy.typing import ArrayLike
 
 from fnnet.interop import _mlp_optim
 from fnnet.training.epochs import split_batches
 
-ACTIVATIONS = {
+LayerParams = list[tuple[jax.Array, jax.Array]]  # [(W [fan_in, fan_out], b [fan_out]), ...]
+OptimizerConfig = tuple[str, float, bool, tuple[float, float, float]]  # solver, momentum, nesterov, betas
+EpochFn = Callable[..., tuple[LayerParams, optax.OptState, jax.Array]]
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda z: z,
     "logistic": jax.nn.sigmoid,
     "tanh": jnp.tanh,
     "relu": jax.nn.relu,
 }
 
-NUMPY_ACTIVATIONS = {
+NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda z: z,
     "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
@@ -37,7 +44,9 @@ NUMPY_ACTIVATIONS = {
 }
 
 
-def init_params(rng: np.random.RandomState, sizes: tuple[int, ...], activation: str) -> list:
+def init_params(
+    rng: np.random.RandomState, sizes: tuple[int, ...], activation: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(W [fan_in, fan_out], b [fan_out]), ...]`` in float64, drawn as scikit-learn's ``_init_coef``.
 
     Args:
@@ -55,7 +64,7 @@ def init_params(rng: np.random.RandomState, sizes: tuple[int, ...], activation: 
     return params
 
 
-def forward_logits(params, x, activation: str):
+def forward_logits(params: LayerParams, x: jax.Array, activation: str) -> jax.Array:
     """The network's output before the output activation: ``[N, n_outputs]``."""
     act = ACTIVATIONS[activation]
     for i, (w, b) in enumerate(params):
@@ -65,21 +74,27 @@ def forward_logits(params, x, activation: str):
     return x
 
 
-def forward_numpy(coefs, intercepts, x, activation: str, out_activation: str) -> np.ndarray:
+def forward_numpy(
+    coefs: Sequence[np.ndarray],
+    intercepts: Sequence[np.ndarray],
+    x: ArrayLike,
+    activation: str,
+    out_activation: str,
+) -> np.ndarray:
     """The fitted network in float64 NumPy (row by row independent, like scikit-learn's)."""
     act = NUMPY_ACTIVATIONS[activation]
-    x = np.asarray(x, np.float64)
+    h = np.asarray(x, np.float64)
     for i, (w, b) in enumerate(zip(coefs, intercepts, strict=True)):
-        x = x @ w + b
+        h = h @ w + b
         if i < len(coefs) - 1:
-            x = act(x)
+            h = act(h)
     if out_activation == "softmax":
-        x = np.exp(x - x.max(axis=1, keepdims=True))
-        return x / x.sum(axis=1, keepdims=True)
-    return NUMPY_ACTIVATIONS[out_activation](x)
+        h = np.exp(h - h.max(axis=1, keepdims=True))
+        return h / h.sum(axis=1, keepdims=True)
+    return NUMPY_ACTIVATIONS[out_activation](h)
 
 
-def _per_sample_loss(z, y, loss: str):
+def _per_sample_loss(z: jax.Array, y: jax.Array, loss: str) -> jax.Array:
     """Each row's loss ``[N]`` summed over outputs, from the logits ``z [N, K]`` (canonical links)."""
     if loss == "squared_error":
         return 0.5 * jnp.sum((z - y) ** 2, axis=1)
@@ -92,7 +107,16 @@ def _per_sample_loss(z, y, loss: str):
     return jnp.sum(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))), axis=1)
 
 
-def objective(params, x, y, w, *, activation: str, loss: str, alpha):
+def objective(
+    params: LayerParams,
+    x: jax.Array,
+    y: jax.Array,
+    w: jax.Array,
+    *,
+    activation: str,
+    loss: str,
+    alpha: float | jax.Array,
+) -> tuple[jax.Array, jax.Array]:
     """scikit-learn's batch objective and its reported loss: ``(trained, reported)``.
 
     Trained: ``sum_i w_i l_i / sum(w) + alpha / 2 * sum(W^2) / sum(w)`` with ``l_i`` summed over
@@ -106,7 +130,9 @@ def objective(params, x, y, w, *, activation: str, loss: str, alpha):
     return data + penalty, reported + penalty
 
 
-def make_optimizer(solver: str, momentum: float, nesterov: bool, betas):
+def make_optimizer(
+    solver: str, momentum: float, nesterov: bool, betas: tuple[float, float, float]
+) -> optax.GradientTransformationExtraArgs:
     """scikit-learn's ``SGDOptimizer`` or ``AdamOptimizer`` update rule (the step size comes per call)."""
     if solver == "adam":
         return _mlp_optim.adam(*betas)
@@ -114,7 +140,9 @@ def make_optimizer(solver: str, momentum: float, nesterov: bool, betas):
 
 
 @functools.lru_cache(maxsize=32)
-def epoch_fn(activation, loss, alpha, batch_size, optimizer_config):
+def epoch_fn(
+    activation: str, loss: str, alpha: float, batch_size: int, optimizer_config: OptimizerConfig
+) -> tuple[EpochFn, optax.GradientTransformationExtraArgs]:
     """A jitted ``epoch(params, opt_state, x, y, w, perm, lr) -> (params, opt_state, mean_loss)``.
 
     ``mean_loss`` is scikit-learn's: each batch's reported loss times its number of rows, over ``N``.

@@ -169,7 +169,7 @@ def rnn_from_torch(state_dict: dict, rnn: RNN) -> dict:
         k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()
     }
     G, H = rnn.cell.num_gates, rnn.cell.hidden_size
-    params = {}
+    params: dict[str, dict[str, dict[str, jnp.ndarray]]] = {}
     for layer in range(rnn.num_layers):
         params[str(layer)] = {}
         for direction in rnn.directions:

@@ -19,11 +19,23 @@ tuned for XLA:CPU and has not been measured on a GPU).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from fnnet.layers import cudnn, fused
-from fnnet.layers.cells import GRUCell, LSTMCell
+from fnnet.layers.cells import GRUCell, LSTMCell, _Cell
+
+if TYPE_CHECKING:
+    from fnnet.layers.recurrent import RNN
+
+# scan(cell, params, carry, xs [T, B, F], lengths [B] or None, unroll) -> (ys [T, B, H], carry)
+Scan = Callable[[_Cell, dict, dict, jax.Array, jax.Array | None, int], tuple[jax.Array, dict]]
+# kernel(params, carry, xs [T, B, F], mask [T, B] or None, unroll) -> (ys [T, B, H], carry)
+Kernel = Callable[[dict, dict, jax.Array, jax.Array | None, int], tuple[jax.Array, dict]]
 
 REMOVED = ("concat", "split", "hoisted")  # timed studies, never a default; see benchmarks/RESULTS.md
 
@@ -33,7 +45,9 @@ def time_mask(lengths: jax.Array | None, T: int) -> jax.Array | None:
     return None if lengths is None else jnp.arange(T)[:, None] < lengths[None, :]
 
 
-def scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+def scan(
+    cell: _Cell, params: dict, carry: dict, xs: jax.Array, lengths: jax.Array | None, unroll: int = 1
+) -> tuple[jax.Array, dict]:
     """The reference: ``lax.scan`` of the cell's step ``cell(params, carry, x_t)``, autodiff for gradients.
 
     The input projection stays inside the step: on XLA:CPU a hand-written LSTM whose projection was
@@ -45,7 +59,7 @@ def scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 
     """
     mask = time_mask(lengths, xs.shape[0])
 
-    def body(carry, inp):
+    def body(carry: dict, inp: tuple[jax.Array, jax.Array | None]) -> tuple[dict, jax.Array]:
         x_t, m = inp
         new, y = cell(params, carry, x_t)
         if m is None:
@@ -57,45 +71,57 @@ def scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 
     return ys, carry
 
 
-def _fused_lstm(params, carry, xs, mask, unroll):
+def _fused_lstm(
+    params: dict, carry: dict, xs: jax.Array, mask: jax.Array | None, unroll: int
+) -> tuple[jax.Array, dict]:
     w = (params["input_kernel"], params["recurrent_kernel"], params["bias"])
     ys, h, c = fused.lstm_scan(*w, xs, carry["h"], carry["c"], mask, unroll)
     return ys, {"h": h, "c": c}
 
 
-def _fused_gru(params, carry, xs, mask, unroll):
+def _fused_gru(
+    params: dict, carry: dict, xs: jax.Array, mask: jax.Array | None, unroll: int
+) -> tuple[jax.Array, dict]:
     w = (params["input_kernel"], params["recurrent_kernel"], params["bias"], params["recurrent_bias"])
     ys, h = fused.gru_scan(*w, xs, carry["h"], mask, unroll)
     return ys, {"h": h}
 
 
-_FUSED = {LSTMCell: _fused_lstm, GRUCell: _fused_gru}
+_FUSED: dict[type[_Cell], Kernel] = {LSTMCell: _fused_lstm, GRUCell: _fused_gru}
 
 
-def fused_scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+def fused_scan(
+    cell: _Cell, params: dict, carry: dict, xs: jax.Array, lengths: jax.Array | None, unroll: int = 1
+) -> tuple[jax.Array, dict]:
     """The LSTM or GRU with the hand-written backward of ``fnnet.layers.fused``; ``(ys, carry)``."""
-    return _kernel(_FUSED, cell)(params, carry, xs, time_mask(lengths, xs.shape[0]), unroll)
+    kernel = _kernel(_FUSED, cell)
+    if kernel is None:
+        raise ValueError(f"formulation 'fused' is only available for LSTMCell and GRUCell, not {cell!r}")
+    return kernel(params, carry, xs, time_mask(lengths, xs.shape[0]), unroll)
 
 
-def cudnn_scan(cell, params: dict, carry: dict, xs: jax.Array, lengths, unroll: int = 1):
+def cudnn_scan(
+    cell: _Cell, params: dict, carry: dict, xs: jax.Array, lengths: jax.Array | None, unroll: int = 1
+) -> tuple[jax.Array, dict]:
     """The LSTM by cuDNN (``unroll`` does not apply); ``(ys, carry)``."""
     return cudnn.lstm_cudnn(params, carry, xs, lengths)
 
 
-SCANS = {"scan": scan, "fused": fused_scan, "cudnn": cudnn_scan}
-CELLS = {"fused": tuple(_FUSED), "cudnn": (LSTMCell,)}  # the cells a formulation exists for
+SCANS: dict[str, Scan] = {"scan": scan, "fused": fused_scan, "cudnn": cudnn_scan}
+# the cells a formulation exists for
+CELLS: dict[str, tuple[type[_Cell], ...]] = {"fused": tuple(_FUSED), "cudnn": (LSTMCell,)}
 FORMULATIONS = ("auto", *SCANS)
 
 
-def _kernel(table, cell):
+def _kernel(table: dict[type[_Cell], Kernel], cell: _Cell) -> Kernel | None:
     return next((fn for kind, fn in table.items() if isinstance(cell, kind)), None)
 
 
-def _supports(formulation: str, cell) -> bool:
+def _supports(formulation: str, cell: _Cell) -> bool:
     return isinstance(cell, CELLS.get(formulation, object))
 
 
-def check(layer) -> None:
+def check(layer: RNN) -> None:
     """Raises ValueError if ``layer.formulation`` is unknown or does not exist for ``layer.cell``."""
     formulation, cell = layer.formulation, layer.cell
     if formulation not in FORMULATIONS:
@@ -109,7 +135,7 @@ def check(layer) -> None:
     raise ValueError(f"{type(layer).__name__}: {message}; got {layer!r}")
 
 
-def auto(cell, dtype) -> str:
+def auto(cell: _Cell, dtype: DTypeLike) -> str:
     """The formulation ``"auto"`` stands for, for ``cell`` on sequences of ``dtype`` on this backend."""
     backend = jax.default_backend()
     if backend == "cpu" and _supports("fused", cell):
@@ -119,7 +145,7 @@ def auto(cell, dtype) -> str:
     return "scan"
 
 
-def choose(layer, dtype):
+def choose(layer: RNN, dtype: DTypeLike) -> Scan:
     """The scan function ``layer`` runs on sequences of ``dtype``; ValueError if it cannot run here."""
     formulation = auto(layer.cell, dtype) if layer.formulation == "auto" else layer.formulation
     if formulation == "cudnn":

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import jax
 
 Pads = tuple[tuple[int, int], ...]
+Padding = str | Pads  # a padding after normalize_padding: "SAME", "VALID", "CAUSAL" or the pairs
 
 
-def as_tuple(name: str, value, rank: int, owner: str) -> tuple[int, ...]:
+def as_tuple(name: str, value: object, rank: int, owner: str) -> tuple[int, ...]:
     """``value`` (an int or ``rank`` positive ints) as a tuple of ``rank`` ints."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,) * rank
@@ -29,7 +30,7 @@ def as_tuple(name: str, value, rank: int, owner: str) -> tuple[int, ...]:
     return value
 
 
-def check_impl(owner: str, impl, allowed: tuple[str, ...], removed: tuple[str, ...] = ()) -> None:
+def check_impl(owner: str, impl: object, allowed: tuple[str, ...], removed: tuple[str, ...] = ()) -> None:
     """Raise a ValueError naming ``owner``, ``impl`` and the ``allowed`` values unless it is one of them.
 
     ``removed`` names former values, which get a pointer to their measured figures.
@@ -49,7 +50,9 @@ def cpu_tuned() -> bool:
     return jax.default_backend() == "cpu"
 
 
-def normalize_padding(padding, rank: int, owner: str, allow_causal: bool = False):
+def normalize_padding(
+    padding: str | int | Sequence[Sequence[int]], rank: int, owner: str, allow_causal: bool = False
+) -> Padding:
     """Validate ``padding``: ``"SAME"``, ``"VALID"``, ``"CAUSAL"`` (1-D), an int, or ``rank`` pairs.
 
     Returns a hashable value: the upper-cased string, or a tuple of ``(low, high)`` pairs.
@@ -66,10 +69,7 @@ def normalize_padding(padding, rank: int, owner: str, allow_causal: bool = False
         return upper
     if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
         return ((padding, padding),) * rank
-    try:
-        pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
-    except (TypeError, ValueError):
-        pairs = None
+    pairs = None if isinstance(padding, int) else _as_pairs(padding)
     if pairs is None or len(pairs) != rank or any(v < 0 for pair in pairs for v in pair):
         raise ValueError(
             f"{owner}: padding must be 'SAME', 'VALID', an int or {rank} (low, high) pairs of "
@@ -78,12 +78,40 @@ def normalize_padding(padding, rank: int, owner: str, allow_causal: bool = False
     return pairs
 
 
+def _as_pairs(padding: Sequence[Sequence[int]]) -> Pads | None:
+    """``padding`` as a tuple of ``(low, high)`` int pairs, or None when it is not one."""
+    try:
+        return tuple((int(lo), int(hi)) for lo, hi in padding)
+    except (TypeError, ValueError):
+        return None
+
+
+def spatial_tuple(value: int | Sequence[int] | None, name: str) -> tuple[int, ...]:
+    """A field that ``__post_init__`` normalised with ``as_tuple``, as the tuple of ints it now is."""
+    if not isinstance(value, tuple):
+        raise TypeError(f"{name} should be a tuple of ints after __post_init__, got {value!r}")
+    return value
+
+
+def normalized_padding(padding: str | int | Sequence[Sequence[int]]) -> Padding:
+    """A ``padding`` field that ``__post_init__`` normalised with ``normalize_padding``: a str or pairs."""
+    if not isinstance(padding, str | tuple):
+        raise TypeError(f"padding should be a str or (low, high) pairs after __post_init__, got {padding!r}")
+    return padding
+
+
 def effective_window(window: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:
     """The span of a dilated window: ``(k - 1) * d + 1`` per axis."""
     return tuple((k - 1) * d + 1 for k, d in zip(window, dilation, strict=True))
 
 
-def resolve_pads(padding, sizes, window, strides, dilation) -> Pads:
+def resolve_pads(
+    padding: Padding,
+    sizes: Sequence[int],
+    window: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+) -> Pads:
     """Explicit ``(low, high)`` pads per spatial axis for an input of spatial ``sizes``.
 
     ``SAME`` gives ``ceil(n / s)`` outputs with the extra pixel (if any) at the high end, as XLA and
@@ -100,10 +128,14 @@ def resolve_pads(padding, sizes, window, strides, dilation) -> Pads:
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be 'SAME', 'VALID', 'CAUSAL' or (low, high) pairs, got {padding!r}")
     return tuple(padding)
 
 
-def output_sizes(sizes, pads: Pads, window, strides, dilation) -> tuple[int, ...]:
+def output_sizes(
+    sizes: Sequence[int], pads: Pads, window: Sequence[int], strides: Sequence[int], dilation: Sequence[int]
+) -> tuple[int, ...]:
     """Spatial output sizes ``floor((n + lo + hi - k_eff) / s) + 1`` (<= 0: input too small)."""
     spans = effective_window(window, dilation)
     return tuple(

@@ -46,7 +46,7 @@ from fnnet import activations, initializers
 from fnnet.core import add_trailing
 
 
-def _matmul_bias(x, w, b):
+def _matmul_bias(x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
     return add_trailing(jnp.matmul(x, w), b)
 
 
@@ -62,7 +62,7 @@ class _Cell:
     num_gates: ClassVar[int] = 1
     carry_names: ClassVar[tuple[str, ...]] = ("h",)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
             raise ValueError(
                 f"{type(self).__name__}: hidden_size must be a positive int, got {self.hidden_size!r}"

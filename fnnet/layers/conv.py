@@ -19,6 +19,7 @@ their figures and the commit they lived in are in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import jax.numpy as jnp
 from jax import lax
@@ -38,14 +39,18 @@ from fnnet.core import (
     kernel_and_bias_shapes,
 )
 from fnnet.layers._spatial import (
+    Padding,
+    Pads,
     as_tuple,
     check_impl,
     cpu_tuned,
     effective_window,
     fold_batch,
     normalize_padding,
+    normalized_padding,
     output_sizes,
     resolve_pads,
+    spatial_tuple,
     unfold_batch,
 )
 from fnnet.layers.conv_impls import (
@@ -114,7 +119,7 @@ class Conv(Layer):
     bias_init: initializers.Initializer = initializers.zeros
     impl: str = "auto"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         name = "Conv"
         if not isinstance(self.features, int) or self.features < 1:
             raise ValueError(f"{name}: features must be a positive int, got {self.features!r}")
@@ -141,7 +146,19 @@ class Conv(Layer):
         """The number of spatial axes."""
         return len(self.kernel_size)
 
-    def _geometry(self, in_shape):
+    @property
+    def _strides(self) -> tuple[int, ...]:
+        return spatial_tuple(self.strides, "strides")
+
+    @property
+    def _dilation(self) -> tuple[int, ...]:
+        return spatial_tuple(self.dilation, "dilation")
+
+    @property
+    def _padding(self) -> Padding:
+        return normalized_padding(self.padding)
+
+    def _geometry(self, in_shape: Shape) -> tuple[Pads, Shape]:
         rank = self.rank
         if len(in_shape) != rank + 1:
             raise ShapeError(
@@ -156,10 +173,10 @@ class Conv(Layer):
                 f"divisible by groups={self.groups}",
             )
         sizes = tuple(in_shape[:-1])
-        pads = resolve_pads(self.padding, sizes, self.kernel_size, self.strides, self.dilation)
-        out = output_sizes(sizes, pads, self.kernel_size, self.strides, self.dilation)
+        pads = resolve_pads(self._padding, sizes, self.kernel_size, self._strides, self._dilation)
+        out = output_sizes(sizes, pads, self.kernel_size, self._strides, self._dilation)
         if min(out) < 1:
-            span = effective_window(self.kernel_size, self.dilation)
+            span = effective_window(self.kernel_size, self._dilation)
             raise ShapeError(
                 self,
                 f"input {format_shape(in_shape)} is too small for a window spanning "
@@ -174,7 +191,7 @@ class Conv(Layer):
         )
         return out_shape, params
 
-    def _channels_of(self, params):
+    def _channels_of(self, params: Params) -> Shape:
         """The input channels that ``params`` were made for."""
         return (params["kernel"].shape[-2] * self.groups,)
 
@@ -192,19 +209,19 @@ class Conv(Layer):
         check_input(self, x, (kernel.shape[-2] * self.groups,), "input channels")
         pads, _ = self._geometry(tuple(x.shape[x.ndim - self.rank - 1 :]))
         xf, batch = fold_batch(x, self.rank + 1)
-        spans = effective_window(self.kernel_size, self.dilation)
-        hybrid_ok = hybrid_applies(self.strides, pads, spans, self.groups)
+        spans = effective_window(self.kernel_size, self._dilation)
+        hybrid_ok = hybrid_applies(self._strides, pads, spans, self.groups)
         impl = _auto_impl(hybrid_ok) if self.impl == "auto" else self.impl
         if impl == "hybrid" and hybrid_ok:
-            y = conv_hybrid(xf, kernel, pads, self.dilation)
+            y = conv_hybrid(xf, kernel, pads, self._dilation)
         else:
-            y = conv_xla(xf, kernel, self.strides, pads, self.dilation, self.groups)
+            y = conv_xla(xf, kernel, self._strides, pads, self._dilation, self.groups)
         if self.use_bias:
             y = add_trailing(y, params["bias"])
         return unfold_batch(y, batch)
 
 
-def _setter(obj):
+def _setter(obj: object) -> Callable[[str, object], None]:
     # Frozen dataclasses normalise their fields in __post_init__ through object.__setattr__.
     return lambda name, value: object.__setattr__(obj, name, value)
 
@@ -244,7 +261,7 @@ class ConvTranspose(Layer):
     kernel_init: initializers.Initializer = initializers.lecun_normal()
     bias_init: initializers.Initializer = initializers.zeros
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         name = "ConvTranspose"
         if not isinstance(self.features, int) or self.features < 1:
             raise ValueError(f"{name}: features must be a positive int, got {self.features!r}")
@@ -254,25 +271,39 @@ class ConvTranspose(Layer):
         set_("dilation", as_tuple("dilation", self.dilation, 2, name))
         set_("padding", normalize_padding(self.padding, 2, name))
 
-    def _crops(self, in_shape):
+    @property
+    def _kernel_size(self) -> tuple[int, ...]:
+        return spatial_tuple(self.kernel_size, "kernel_size")
+
+    @property
+    def _strides(self) -> tuple[int, ...]:
+        return spatial_tuple(self.strides, "strides")
+
+    @property
+    def _dilation(self) -> tuple[int, ...]:
+        return spatial_tuple(self.dilation, "dilation")
+
+    def _crops(self, in_shape: Shape) -> tuple[Pads, Shape]:
         if len(in_shape) != 3:
             raise ShapeError(
                 self,
                 f"expected a 2-D channels-last example [H, W, C], got {format_shape(in_shape)}",
             )
-        spans = effective_window(self.kernel_size, self.dilation)
-        if self.padding == "VALID":
+        spans = effective_window(self._kernel_size, self._dilation)
+        padding = normalized_padding(self.padding)
+        crops: Pads
+        if isinstance(padding, tuple):
+            crops = padding
+        elif padding == "VALID":
             crops = ((0, 0), (0, 0))
-        elif self.padding == "SAME":
+        else:  # "SAME"
             # A negative total (k_eff < s) is a negative high crop: s - k_eff zeros appended at the
             # high end, PyTorch's output_padding; the output is n * s either way.
-            totals = [k - s for k, s in zip(spans, self.strides, strict=True)]
+            totals = [k - s for k, s in zip(spans, self._strides, strict=True)]
             crops = tuple((t - t // 2, t // 2) if t >= 0 else (0, t) for t in totals)
-        else:
-            crops = self.padding
         out = [
             (n - 1) * s + k - lo - hi
-            for n, s, k, (lo, hi) in zip(in_shape[:2], self.strides, spans, crops, strict=True)
+            for n, s, k, (lo, hi) in zip(in_shape[:2], self._strides, spans, crops, strict=True)
         ]
         if any(lo > k - 1 or hi > k - 1 for (lo, hi), k in zip(crops, spans, strict=True)) or min(out) < 1:
             raise ShapeError(
@@ -284,21 +315,21 @@ class ConvTranspose(Layer):
 
     def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         _, out_shape = self._crops(tuple(in_shape))
-        params = init_kernel_and_bias(self, key, (*self.kernel_size, in_shape[-1], self.features))
+        params = init_kernel_and_bias(self, key, (*self._kernel_size, in_shape[-1], self.features))
         return out_shape, params
 
     def apply(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         del key, training
         if x.ndim < 3:
             raise ShapeError(self, f"expected input [..., H, W, channels], got {format_shape(x.shape)}")
-        expected = kernel_and_bias_shapes(self, (*self.kernel_size, x.shape[-1], self.features))
+        expected = kernel_and_bias_shapes(self, (*self._kernel_size, x.shape[-1], self.features))
         check_params(
             self, params, expected, x, implied_input=lambda p: p["kernel"].shape[-2:-1], what="input channels"
         )
         kernel = params["kernel"]
         check_input(self, x, (kernel.shape[-2],), "input channels")
         crops, _ = self._crops(tuple(x.shape[-3:]))
-        spans = effective_window(self.kernel_size, self.dilation)
+        spans = effective_window(self._kernel_size, self._dilation)
         xf, batch = fold_batch(x, 3)
         # A stride-1 convolution over the input dilated by `strides`, the kernel flipped in space.
         y = lax.conv_general_dilated(
@@ -306,8 +337,8 @@ class ConvTranspose(Layer):
             jnp.flip(kernel, axis=(0, 1)),
             window_strides=(1, 1),
             padding=[(k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip(spans, crops, strict=True)],
-            lhs_dilation=self.strides,
-            rhs_dilation=self.dilation,
+            lhs_dilation=self._strides,
+            rhs_dilation=self._dilation,
             dimension_numbers=DIMENSION_NUMBERS[2],
         )
         if self.use_bias:

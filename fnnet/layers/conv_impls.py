@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from fnnet.layers._spatial import effective_window, output_sizes
+from fnnet.core import Array
+from fnnet.layers._spatial import Pads, effective_window, output_sizes
 
 DIMENSION_NUMBERS = {
     1: ("NWC", "WIO", "NWC"),
@@ -32,7 +34,9 @@ __all__ = [
 ]
 
 
-def conv_xla(x, kernel, strides, pads, dilation, groups):
+def conv_xla(
+    x: Array, kernel: Array, strides: Sequence[int], pads: Pads, dilation: Sequence[int], groups: int
+) -> Array:
     """Reference convolution ``[N, *sp, C] * [*k, C // g, F] -> [N, *out, F]`` via lax."""
     return lax.conv_general_dilated(
         x,
@@ -45,7 +49,9 @@ def conv_xla(x, kernel, strides, pads, dilation, groups):
     )
 
 
-def _windows(x, window, strides, pads, dilation):
+def _windows(
+    x: Array, window: Sequence[int], strides: Sequence[int], pads: Pads, dilation: Sequence[int]
+) -> list[Array]:
     """The shifted, strided views of padded ``x: [N, *sp, C]``, one ``[N, *out, C]`` per offset."""
     x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
     out = output_sizes(x.shape[1:-1], ((0, 0),) * len(window), window, strides, dilation)
@@ -61,7 +67,9 @@ def _windows(x, window, strides, pads, dilation):
     return views
 
 
-def conv_shifted(x, kernel, strides, pads, dilation):
+def conv_shifted(
+    x: Array, kernel: Array, strides: Sequence[int], pads: Pads, dilation: Sequence[int]
+) -> Array:
     """A sum of shifted matmuls: ``sum_offset window(x, offset) @ kernel[offset]``."""
     views = _windows(x, kernel.shape[:-2], strides, pads, dilation)
     taps = kernel.reshape(-1, *kernel.shape[-2:])  # [K, C, F]
@@ -72,7 +80,7 @@ def conv_shifted(x, kernel, strides, pads, dilation):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv_hybrid(x, kernel, pads, dilation):
+def conv_hybrid(x: Array, kernel: Array, pads: Pads, dilation: Sequence[int]) -> Array:
     """Stride-1 convolution: forward and backward passes written as a library can choose.
 
     ``x: [N, *sp, C]``, ``kernel: [*k, C, F]`` -> ``[N, *out, F]``. The forward is XLA's
@@ -90,11 +98,15 @@ def conv_hybrid(x, kernel, pads, dilation):
     return conv_xla(x, kernel, ones, pads, dilation, 1)
 
 
-def _conv_hybrid_fwd(x, kernel, pads, dilation):
+def _conv_hybrid_fwd(
+    x: Array, kernel: Array, pads: Pads, dilation: Sequence[int]
+) -> tuple[Array, tuple[Array, Array]]:
     return conv_hybrid(x, kernel, pads, dilation), (x, kernel)
 
 
-def _conv_hybrid_bwd(pads, dilation, residuals, g):
+def _conv_hybrid_bwd(
+    pads: Pads, dilation: Sequence[int], residuals: tuple[Array, Array], g: Array
+) -> tuple[Array, Array]:
     x, kernel = residuals
     rank = kernel.ndim - 2
     ones = (1,) * rank
@@ -111,7 +123,7 @@ def _conv_hybrid_bwd(pads, dilation, residuals, g):
     return dx, dkernel
 
 
-def _kernel_gradient(x, g, pads, dilation):
+def _kernel_gradient(x: Array, g: Array, pads: Pads, dilation: Sequence[int]) -> Array:
     """``dkernel [*k, C, F]`` of ``x: [N, *sp, C]`` and ``g: [N, *out, F]``, as one convolution.
 
     ``dkernel[k, c, f] = sum_{n, p} x[n, p + k * d - low, c] g[n, p, f]``: a convolution of ``x``
@@ -133,7 +145,7 @@ conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
 SMALL_CHANNELS = 4  # input channels up to which the forward is shifted products, dkernel one einsum
 
 
-def hybrid_applies(strides, pads, spans, groups) -> bool:
+def hybrid_applies(strides: Sequence[int], pads: Pads, spans: Sequence[int], groups: int) -> bool:
     """The hybrid backward needs stride 1, no groups, and pads no wider than the window."""
     return (
         groups == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 
 def cudnn_weights(params: dict) -> jax.Array:
@@ -28,7 +29,7 @@ def cudnn_weights(params: dict) -> jax.Array:
     return jnp.concatenate([p.ravel() for p in parts])
 
 
-def unavailable_reason(dtype) -> str | None:
+def unavailable_reason(dtype: DTypeLike) -> str | None:
     """Why the cuDNN LSTM cannot run here, or None if it can.
 
     Args:
@@ -45,7 +46,9 @@ def unavailable_reason(dtype) -> str | None:
     return None
 
 
-def lstm_cudnn(params: dict, carry: dict, xs: jax.Array, lengths):
+def lstm_cudnn(
+    params: dict, carry: dict, xs: jax.Array, lengths: jax.Array | None
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """One forward LSTM layer over ``xs: [T, B, F]`` by cuDNN.
 
     Args:

@@ -22,7 +22,7 @@ from fnnet.core import (
 )
 
 
-def _check_dense(layer, params, x, use_bias: bool) -> None:
+def _check_dense(layer: Dense | Perceptron, params: Params, x: Array, use_bias: bool) -> None:
     """``kernel [in_features, features]`` (and ``bias [features]``) for an input ``[..., in_features]``."""
     bias = {"bias": (layer.features,)} if use_bias else {}
     expected = {"kernel": (*x.shape[-1:], layer.features), **bias}
@@ -53,7 +53,7 @@ class Dense(Layer):
     kernel_init: initializers.Initializer = initializers.lecun_normal()
     bias_init: initializers.Initializer = initializers.zeros
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.features, int) or self.features < 1:
             raise ValueError(f"Dense: features must be a positive int, got {self.features!r}")
 
@@ -102,7 +102,7 @@ class Perceptron(Layer):
     bias_init: initializers.Initializer = initializers.zeros
     at_zero: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not 0.0 <= self.at_zero <= 1.0:
             raise ValueError(f"Perceptron: at_zero must be in [0, 1], got {self.at_zero!r}")
 

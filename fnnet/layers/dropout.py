@@ -27,7 +27,7 @@ class Dropout(Layer):
 
     rate: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.rate, int | float) or not 0.0 <= self.rate < 1.0:
             raise ValueError(
                 f"Dropout: rate (the probability of dropping) must be in [0, 1), got {self.rate!r}"

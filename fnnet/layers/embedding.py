@@ -30,7 +30,7 @@ class Embedding(Layer):
     features: int
     embedding_init: initializers.Initializer = initializers.standard_normal()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("num_embeddings", "features"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

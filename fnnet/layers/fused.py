@@ -17,16 +17,18 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from fnnet.core import Array
 
-def _add_bias(x, b):
+
+def _add_bias(x: Array, b: Array) -> Array:
     return x + b[None, :]
 
 
-def _keep(m, new, old):
+def _keep(m: Array | None, new: Array, old: Array) -> Array:
     return new if m is None else jnp.where(m, new, old)
 
 
-def _sum_over_steps(a, b):
+def _sum_over_steps(a: Array, b: Array) -> Array:
     """``sum_t a[t].T @ b[t]`` for ``a: [T, B, K]``, ``b: [T, B, N]``: one matmul contracting T and B.
 
     Written without merging T and B into one axis, so a batch sharded across devices stays sharded:
@@ -37,7 +39,16 @@ def _sum_over_steps(a, b):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def lstm_scan(wx, wh, b, xs, h0, c0, mask, unroll=1):
+def lstm_scan(
+    wx: Array,
+    wh: Array,
+    b: Array,
+    xs: Array,
+    h0: Array,
+    c0: Array,
+    mask: Array | None,
+    unroll: int = 1,
+) -> tuple[Array, Array, Array]:
     """An LSTM over ``xs: [T, B, F]`` from ``(h0, c0): [B, H]``; gates i, f, g, o.
 
     Args:
@@ -85,6 +96,8 @@ def _lstm_bwd(unroll, residuals, cotangents):
     def body(carry, inp):
         dh, dc = carry
         dy, (i, f, g, o, tc, _, c_old), m = inp
+        dh_pass: Array | int  # 0 where there is no mask: nothing passes the step by
+        dc_pass: Array | int
         if m is not None:
             m = m[:, None]
             dh_new, dc_new = jnp.where(m, dh + dy, 0), jnp.where(m, dc, 0)
@@ -113,7 +126,9 @@ lstm_scan.defvjp(_lstm_fwd, _lstm_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def gru_scan(wx, wh, b, bh, xs, h0, mask, unroll=1):
+def gru_scan(
+    wx: Array, wh: Array, b: Array, bh: Array, xs: Array, h0: Array, mask: Array | None, unroll: int = 1
+) -> tuple[Array, Array]:
     """A GRU (PyTorch's variant, gates r, z, n) over ``xs: [T, B, F]`` from ``h0: [B, H]``.
 
     Args:
@@ -157,6 +172,7 @@ def _gru_bwd(unroll, residuals, cotangents):
 
     def body(dh, inp):
         dy, (r, z, n, u_n, h_old), m = inp
+        dh_pass: Array | int  # 0 where there is no mask: nothing passes the step by
         if m is not None:
             m = m[:, None]
             dh_new, dh_pass = jnp.where(m, dh + dy, 0), jnp.where(m, 0, dh)

@@ -15,9 +15,11 @@ import jax.numpy as jnp
 from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params
 
 
-def _need_key(layer, key):
+def _need_key(layer: Layer, key: Array | None) -> Array:
+    """``key``, or a ShapeError naming ``layer`` when there is none."""
     if key is None:
         raise ShapeError(layer, "needs a key when training=True (it draws random corruption)")
+    return key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +34,7 @@ class GaussianNoise(Layer):
 
     stddev: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.stddev >= 0:
             raise ValueError(f"GaussianNoise: stddev must be >= 0, got {self.stddev!r}")
 
@@ -44,7 +46,7 @@ class GaussianNoise(Layer):
         check_params(self, params, {})
         if not training or self.stddev == 0:
             return x
-        _need_key(self, key)
+        key = _need_key(self, key)
         return x + self.stddev * jax.random.normal(key, x.shape, x.dtype)
 
 
@@ -63,7 +65,7 @@ class MaskingNoise(Layer):
 
     rate: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not 0 <= self.rate < 1:
             raise ValueError(f"MaskingNoise: rate must be in [0, 1), got {self.rate!r}")
 
@@ -75,6 +77,6 @@ class MaskingNoise(Layer):
         check_params(self, params, {})
         if not training or self.rate == 0:
             return x
-        _need_key(self, key)
+        key = _need_key(self, key)
         keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
         return jnp.where(keep, x, jnp.zeros_like(x))

@@ -21,13 +21,19 @@ from fnnet.core import (
 )
 
 
-def _check_feature_params(layer, params, x) -> None:
+def _check_feature_params(layer: Layer, params: Params, x: Array) -> None:
     """``scale`` and ``offset``, both ``[C]`` for an input ``[..., C]``."""
     expected = {"scale": tuple(x.shape[-1:]), "offset": tuple(x.shape[-1:])}
     check_params(layer, params, expected, x, implied_input=lambda p: p["scale"].shape)
 
 
-def _feature_params(layer, key, in_shape, scale_init, offset_init):
+def _feature_params(
+    layer: Layer,
+    key: Array,
+    in_shape: Shape,
+    scale_init: initializers.Initializer,
+    offset_init: initializers.Initializer,
+) -> Params:
     if len(in_shape) < 1:
         raise ShapeError(layer, f"needs an input with a feature axis, got {format_shape(in_shape)}")
     features = in_shape[-1]
@@ -65,7 +71,7 @@ class BatchNorm(Layer):
     scale_init: initializers.Initializer = initializers.ones
     offset_init: initializers.Initializer = initializers.zeros
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1), got {self.momentum!r}")
         if not self.epsilon > 0:

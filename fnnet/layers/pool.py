@@ -16,6 +16,8 @@ import dataclasses
 import functools
 import itertools
 import math
+from collections.abc import Callable
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -24,13 +26,17 @@ from jax import lax
 
 from fnnet.core import Array, Layer, Params, Shape, ShapeError, check_params, format_shape
 from fnnet.layers._spatial import (
+    Padding,
+    Pads,
     as_tuple,
     check_impl,
     cpu_tuned,
     fold_batch,
     normalize_padding,
+    normalized_padding,
     output_sizes,
     resolve_pads,
+    spatial_tuple,
     unfold_batch,
 )
 
@@ -40,7 +46,12 @@ POOL_IMPLS = ("auto", "xla", "reshape")
 class _Pool(Layer):
     """Shared geometry of MaxPool and AvgPool (fields declared by the subclasses)."""
 
-    def __post_init__(self):
+    window: int | tuple[int, ...]
+    strides: int | tuple[int, ...] | None
+    padding: str | int | tuple
+    impl: str
+
+    def __post_init__(self) -> None:
         name = type(self).__name__
         window = self.window
         if isinstance(window, int) and not isinstance(window, bool):
@@ -56,15 +67,27 @@ class _Pool(Layer):
         strides = self.window if self.strides is None else self.strides
         setattr_(self, "strides", as_tuple("strides", strides, rank, name))
         setattr_(self, "padding", normalize_padding(self.padding, rank, name))
-        _check_half_window(name, self.window, self.padding)
+        _check_half_window(name, self._window, self._padding)
         check_impl(name, self.impl, POOL_IMPLS)
 
     @property
     def rank(self) -> int:
         """The number of spatial axes."""
-        return len(self.window)
+        return len(self._window)
 
-    def _geometry(self, shape):
+    @property
+    def _window(self) -> tuple[int, ...]:
+        return spatial_tuple(self.window, "window")
+
+    @property
+    def _strides(self) -> tuple[int, ...]:
+        return spatial_tuple(self.strides, "strides")
+
+    @property
+    def _padding(self) -> Padding:
+        return normalized_padding(self.padding)
+
+    def _geometry(self, shape: Shape) -> tuple[Pads, Shape]:
         rank = self.rank
         if len(shape) < rank + 1:
             raise ShapeError(
@@ -74,12 +97,12 @@ class _Pool(Layer):
             )
         example = tuple(shape[len(shape) - rank - 1 :])
         ones = (1,) * rank
-        pads = resolve_pads(self.padding, example[:-1], self.window, self.strides, ones)
-        out = output_sizes(example[:-1], pads, self.window, self.strides, ones)
+        pads = resolve_pads(self._padding, example[:-1], self._window, self._strides, ones)
+        out = output_sizes(example[:-1], pads, self._window, self._strides, ones)
         if min(out) < 1:
             raise ShapeError(
                 self,
-                f"input {format_shape(example)} is smaller than the window {format_shape(self.window)}",
+                f"input {format_shape(example)} is smaller than the window {format_shape(self._window)}",
             )
         return pads, (*out, example[-1])
 
@@ -88,27 +111,27 @@ class _Pool(Layer):
         _, out_shape = self._geometry(tuple(in_shape))
         return out_shape, {}
 
-    def _pool(self, x, reducer, init_value):
+    def _pool(self, x: Array, reducer: str, init_value: float) -> tuple[Array, Pads]:
         """Reduce each window of ``x: [..., *spatial, C]`` with ``"max"`` or ``"sum"``."""
         pads, _ = self._geometry(tuple(x.shape))
         xf, batch = fold_batch(x, self.rank + 1)
         fast = self.impl == "reshape" or (self.impl == "auto" and cpu_tuned())
-        if fast and self.window == self.strides:
-            y = _pool_reshape(xf, self.window, pads, reducer, init_value)
+        if fast and self._window == self._strides:
+            y = _pool_reshape(xf, self._window, pads, reducer, init_value)
         else:
             op = lax.max if reducer == "max" else lax.add
             y = lax.reduce_window(
                 xf,
                 np.asarray(init_value, xf.dtype),  # concrete, so lax picks its differentiable max/add
                 op,
-                (1, *self.window, 1),
-                (1, *self.strides, 1),
+                (1, *self._window, 1),
+                (1, *self._strides, 1),
                 ((0, 0), *pads, (0, 0)),
             )
         return unfold_batch(y, batch), pads
 
 
-def _check_half_window(name: str, window: tuple[int, ...], padding) -> None:
+def _check_half_window(name: str, window: tuple[int, ...], padding: Padding) -> None:
     """Refuse explicit padding wider than ``window // 2`` on a side (PyTorch's rule; SAME never is).
 
     Wider padding makes whole windows of padding: ``-inf`` from MaxPool, ``0 / 0`` from AvgPool.
@@ -123,11 +146,12 @@ def _check_half_window(name: str, window: tuple[int, ...], padding) -> None:
         )
 
 
-def _pool_reshape(x, window, pads, reducer, init_value):
+def _pool_reshape(x: Array, window: tuple[int, ...], pads: Pads, reducer: str, init_value: float) -> Array:
     """Non-overlapping pooling of ``x: [N, *sp, C]`` as pad, crop, reshape and one reduction."""
     x = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=init_value)
     out = [n // k for n, k in zip(x.shape[1:-1], window, strict=True)]
-    x = x[(slice(None), *(slice(0, o * k) for o, k in zip(out, window, strict=True)))]
+    crop = (slice(None), *(slice(0, o * k) for o, k in zip(out, window, strict=True)))
+    x = x[crop]
     split = [d for o, k in zip(out, window, strict=True) for d in (o, k)]
     x = x.reshape((x.shape[0], *split, x.shape[-1]))  # [N, o_1, k_1, ..., C]
     if reducer == "max":
@@ -135,7 +159,7 @@ def _pool_reshape(x, window, pads, reducer, init_value):
     return jnp.sum(x, axis=tuple(range(2, 2 * len(window) + 1, 2)))
 
 
-def _window_positions(window):
+def _window_positions(window: tuple[int, ...]) -> tuple[list[tuple[slice | int, ...]], np.ndarray]:
     """``(slices, numbers)`` for windows ``[N, o_1, k_1, ..., C]`` of size ``window = (k_1, ...)``.
 
     ``slices[i]`` selects window position ``i`` (row-major over the ``k`` axes) from every window;
@@ -150,7 +174,7 @@ def _window_positions(window):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _window_max(x, window):
+def _window_max(x: Array, window: tuple[int, ...]) -> Array:
     """The maximum of each window of ``x: [N, o_1, k_1, ..., C]`` -> ``[N, o_1, ..., C]``.
 
     A running maximum over the window's positions (one fused pass that also absorbs a preceding
@@ -160,7 +184,7 @@ def _window_max(x, window):
     return _window_max_fwd(x, window)[0]
 
 
-def _window_max_fwd(x, window):
+def _window_max_fwd(x: Array, window: tuple[int, ...]) -> tuple[Array, Array]:
     slices, _ = _window_positions(window)
     best = x[slices[0]]
     first = jnp.zeros(best.shape, jnp.int32)
@@ -171,7 +195,7 @@ def _window_max_fwd(x, window):
     return best, first
 
 
-def _window_max_bwd(window, first, g):
+def _window_max_bwd(window: tuple[int, ...], first: Array, g: Array) -> tuple[Array]:
     _, numbers = _window_positions(window)
     spread = (slice(None), *(item for _ in window for item in (slice(None), None)), slice(None))
     return (jnp.where(numbers == first[spread], g[spread], jnp.zeros((), g.dtype)),)
@@ -180,7 +204,9 @@ def _window_max_bwd(window, first, g):
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
-def _real_counts(sizes, pads, window, strides) -> np.ndarray:
+def _real_counts(
+    sizes: tuple[int, ...], pads: Pads, window: tuple[int, ...], strides: tuple[int, ...]
+) -> np.ndarray:
     """How many real (unpadded) pixels each output window covers, ``[*out]`` (a NumPy constant)."""
     per_axis = []
     out = output_sizes(sizes, pads, window, strides, (1,) * len(sizes))
@@ -253,7 +279,7 @@ class AvgPool(_Pool):
         check_params(self, params, {})
         sums, pads = self._pool(x, "sum", 0.0)
         sizes = x.shape[x.ndim - self.rank - 1 : -1]
-        counts = _real_counts(sizes, pads, self.window, self.strides)[..., None]  # [*out, 1]
+        counts = _real_counts(sizes, pads, self._window, self._strides)[..., None]  # [*out, 1]
         return sums / jnp.asarray(counts, sums.dtype).reshape((1,) * (sums.ndim - counts.ndim) + counts.shape)
 
 
@@ -262,7 +288,7 @@ class _GlobalPool(Layer):
     """Reduces all spatial axes with ``_reduce``: ``[..., *spatial, C] -> [..., C]``."""
 
     rank: int = 2
-    _reduce = staticmethod(jnp.mean)
+    _reduce: ClassVar[Callable[..., Array]] = staticmethod(jnp.mean)
 
     def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         del key
@@ -298,7 +324,7 @@ class GlobalMaxPool(_GlobalPool):
     _reduce = staticmethod(jnp.max)
 
 
-def _check_rank(layer, shape):
+def _check_rank(layer: _GlobalPool, shape: Shape) -> None:
     if len(shape) < layer.rank + 1 or math.prod(shape[len(shape) - layer.rank - 1 : -1]) == 0:
         raise ShapeError(
             layer,

@@ -21,7 +21,7 @@ from fnnet.layers import _rnn_scan
 from fnnet.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 
 
-def _is_concrete(x) -> bool:
+def _is_concrete(x: object) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
@@ -103,7 +103,7 @@ class RNN(Layer):
     unroll: int = 1
     formulation: str = "auto"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not hasattr(self.cell, "carry_names"):
             raise TypeError(f"RNN: cell must be a recurrent cell such as LSTMCell(64), got {self.cell!r}")
         checks = [
@@ -199,10 +199,13 @@ class RNN(Layer):
             xs, carries = self._layer(scan, p, carries, xs, lengths)  # [T, B, D*H]
             finals += carries
             if training and self.dropout_rate > 0 and layer < self.num_layers - 1:
+                assert key is not None  # refused above: dropout between layers needs a key
                 xs = self._dropout(xs, jax.random.fold_in(key, layer))
         return self._outputs(xs, finals, batch)
 
-    def _layer(self, scan, params, carries, xs, lengths):
+    def _layer(
+        self, scan: _rnn_scan.Scan, params: dict, carries: list[dict], xs: Array, lengths: Array | None
+    ) -> tuple[Array, list[dict]]:
         """Every direction of one layer over ``xs: [T, B, F]``; ``(merged [T, B, D*H], final carries)``."""
         outs, finals = [], []
         for name, carry in zip(self.directions, carries, strict=True):
@@ -213,7 +216,9 @@ class RNN(Layer):
             finals.append(carry)
         return self._merge(outs), finals
 
-    def _initial_carries(self, params, given, layer, B, dtype):
+    def _initial_carries(
+        self, params: dict, given: dict[str, Array] | None, layer: int, B: int, dtype: jnp.dtype | type
+    ) -> list[dict]:
         """Each direction's initial carry ``{name: [B, H]}``: given, else learned, else zero."""
         carries = []
         for d, name in enumerate(self.directions):
@@ -228,16 +233,16 @@ class RNN(Layer):
                 carries.append(self.cell.zero_carry((B,), dtype))
         return carries
 
-    def _dropout(self, xs, key):
+    def _dropout(self, xs: Array, key: Array) -> Array:
         keep = jax.random.bernoulli(key, 1 - self.dropout_rate, xs.shape)
         return jnp.where(keep, xs / (1 - self.dropout_rate), 0)
 
-    def _merge(self, outs):
+    def _merge(self, outs: list[Array]) -> Array:
         if len(outs) == 1:
             return outs[0]
         return jnp.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
 
-    def _outputs(self, xs, finals, batch):
+    def _outputs(self, xs: Array, finals: list[dict], batch: Shape) -> tuple[Array, dict]:
         """``(y, final_state)`` from the top layer's ``xs: [T, B, D*H]`` and every direction's carry."""
         final = {n: jnp.stack([f[n] for f in finals], axis=1) for n in self.cell.carry_names}  # [B, L*D, H]
         final = {n: a.reshape(*batch, *a.shape[1:]) for n, a in final.items()}
@@ -246,7 +251,7 @@ class RNN(Layer):
         top = [f["h"] for f in finals[-len(self.directions) :]]  # the top layer's directions
         return self._merge(top).reshape(*batch, self.output_size), final
 
-    def _check_params(self, params, x):
+    def _check_params(self, params: Params, x: Array) -> None:
         """Each layer's and direction's cell params (and learned initial state) for ``x: [..., T, F]``."""
         learned = {"initial_state": {n: (self.cell.hidden_size,) for n in self.cell.carry_names}}
         expected, size = {}, x.shape[-1] if x.ndim else 0
@@ -256,11 +261,11 @@ class RNN(Layer):
             size = self.output_size
         check_params(self, params, expected, x, implied_input=self._sequence_of)
 
-    def _sequence_of(self, params):
+    def _sequence_of(self, params: Params) -> tuple[str, int]:
         """The per-example input ``[T, F]`` that ``params`` were made for (any ``T``)."""
         return ("T", params["0"][self.directions[0]]["input_kernel"].shape[0])
 
-    def _time_major(self, params, x):
+    def _time_major(self, params: Params, x: Array) -> Array:
         """``x: [..., T, F]`` as ``[T, B, F]`` with the batch axes folded into ``B``."""
         in_size = params["0"][self.directions[0]]["input_kernel"].shape[0]
         if x.ndim < 2 or x.shape[-1] != in_size:
@@ -272,7 +277,7 @@ class RNN(Layer):
         T = x.shape[-2]
         return jnp.swapaxes(x.reshape(math.prod(x.shape[:-2]), T, in_size), 0, 1)
 
-    def _check_lengths(self, lengths, batch, T):
+    def _check_lengths(self, lengths: Array, batch: Shape, T: int) -> Array:
         if not jnp.issubdtype(lengths.dtype, jnp.integer):
             raise ShapeError(self, f"lengths must be integers, got dtype {lengths.dtype}")
         if tuple(lengths.shape) != batch:
@@ -290,7 +295,7 @@ class RNN(Layer):
             )
         return lengths
 
-    def _check_initial_state(self, state, batch, B):
+    def _check_initial_state(self, state: dict | None, batch: Shape, B: int) -> dict[str, Array] | None:
         if state is None:
             return None
         H, LD = self.cell.hidden_size, self.num_layers * len(self.directions)

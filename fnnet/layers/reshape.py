@@ -28,11 +28,11 @@ class Flatten(Layer):
 
     axes: int = 3
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.axes, int) or self.axes < 1:
             raise ValueError(f"Flatten: axes must be a positive int, got {self.axes!r}")
 
-    def _check(self, shape):
+    def _check(self, shape: Shape) -> None:
         if len(shape) < self.axes:
             raise ShapeError(
                 self,
@@ -74,7 +74,7 @@ class Reshape(Layer):
     shape: tuple[int, ...]
     axes: int | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         shape = tuple(self.shape) if isinstance(self.shape, tuple | list) else None
         if (
             shape is None
@@ -88,8 +88,8 @@ class Reshape(Layer):
             raise ValueError(f"Reshape: shape {shape} contains -1, so axes= must be given")
         object.__setattr__(self, "shape", shape)
 
-    def _split(self, shape):
-        """(batch shape, example shape, output example shape) for an input of ``shape``."""
+    def _split(self, shape: Shape) -> tuple[Shape, Shape]:
+        """(batch shape, output example shape) for an input of ``shape``."""
         if self.axes is not None:
             axes = self.axes
             if len(shape) < axes:

@@ -84,7 +84,7 @@ class Callback:
 class CallbackList(Callback):
     """Several callbacks called in order; the first stop reason of an epoch wins."""
 
-    def __init__(self, callbacks: Sequence[Callback]):
+    def __init__(self, callbacks: Sequence[Callback]) -> None:
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(
@@ -92,19 +92,19 @@ class CallbackList(Callback):
                 )
         self.callbacks = list(callbacks)
 
-    def begin(self, run):
+    def begin(self, run: Run) -> None:
         for callback in self.callbacks:
             callback.begin(run)
 
-    def step_end(self, run, logs):
+    def step_end(self, run: Run, logs: dict) -> None:
         for callback in self.callbacks:
             callback.step_end(run, logs)
 
-    def epoch_end(self, run, epoch, logs):
+    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         reasons = [callback.epoch_end(run, epoch, logs) for callback in self.callbacks]
         return next((r for r in reasons if r), None)
 
-    def end(self, run):
+    def end(self, run: Run) -> None:
         for callback in self.callbacks:
             callback.end(run)
 
@@ -127,7 +127,7 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         mode: str = "min",
         restore_best: bool = True,
-    ):
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
         if not isinstance(patience, int) or patience < 1:
@@ -137,7 +137,7 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
         self.mode, self.restore_best = mode, restore_best
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
             f"min_delta={self.min_delta}, mode={self.mode!r}, restore_best={self.restore_best})"
@@ -149,11 +149,12 @@ class EarlyStopping(Callback):
             return value < best - self.min_delta
         return value > best + self.min_delta
 
-    def begin(self, run):
+    def begin(self, run: Run) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_state, self.waited = None, 0
+        self.best_state: TrainState | None = None
+        self.waited = 0
 
-    def epoch_end(self, run, epoch, logs):
+    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         if self.monitor not in logs:
             raise KeyError(f"EarlyStopping: no metric {self.monitor!r}; have {sorted(logs)}")
         value = logs[self.monitor]
@@ -170,7 +171,7 @@ class EarlyStopping(Callback):
             )
         return None
 
-    def end(self, run):
+    def end(self, run: Run) -> None:
         if self.best_state is not None:
             run.final_state = self.best_state
 
@@ -190,16 +191,22 @@ class Checkpoint(Callback):
         resume: start from the newest checkpoint in the folder, if there is one.
     """
 
-    def __init__(self, directory, every: int | None = None, resume: bool = True):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | CheckpointManager,
+        every: int | None = None,
+        resume: bool = True,
+    ) -> None:
         if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
             raise ValueError(f"Checkpoint: every must be a positive int, got {every!r}")
         if isinstance(directory, str | os.PathLike):
             directory = CheckpointManager(directory)
         if not isinstance(directory, CheckpointManager):
             raise TypeError(f"Checkpoint: directory must be a folder or CheckpointManager, got {directory!r}")
-        self.manager, self.every, self.resume, self.saved = directory, every, resume, None
+        self.manager, self.every, self.resume = directory, every, resume
+        self.saved: int | None = None
 
-    def begin(self, run):
+    def begin(self, run: Run) -> None:
         self.saved = None
         if not self.resume:
             return
@@ -213,23 +220,23 @@ class Checkpoint(Callback):
         # epochs completed before the save; an interrupted epoch is recorded again when it completes
         run.history = {name: values[:done] for name, values in history.items()}
 
-    def _save(self, run):
+    def _save(self, run: Run) -> None:
         if run.step != self.saved:
             self.manager.save(run.state, step=run.step, model=run.model, metadata={"history": run.history})
             self.saved = run.step
 
-    def step_end(self, run, logs):
+    def step_end(self, run: Run, logs: dict) -> None:
         if self.every is not None and not run.fused and run.step % self.every == 0:
             self._save(run)
 
-    def epoch_end(self, run, epoch, logs):
+    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         if self.every is None:
             self._save(run)
         elif run.step // self.every * self.every > (self.saved or 0):  # a multiple passed unsaved
             self._save(run)
         return None
 
-    def end(self, run):
+    def end(self, run: Run) -> None:
         self._save(run)
 
 
@@ -241,16 +248,16 @@ class CSVLogger(Callback):
         per_step: write every step's logs instead of every epoch's history values.
     """
 
-    def __init__(self, path: str | os.PathLike, per_step: bool = False):
+    def __init__(self, path: str | os.PathLike[str], per_step: bool = False) -> None:
         self.path, self.per_step = pathlib.Path(path), per_step
         self.columns: list[str] | None = None
 
-    def begin(self, run):
+    def begin(self, run: Run) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("")
         self.columns = None
 
-    def _write(self, row: dict):
+    def _write(self, row: dict) -> None:
         row = {k: float(v) for k, v in row.items()}
         with self.path.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns or list(row), extrasaction="ignore")
@@ -259,11 +266,11 @@ class CSVLogger(Callback):
                 writer.writeheader()
             writer.writerow(row)
 
-    def step_end(self, run, logs):
+    def step_end(self, run: Run, logs: dict) -> None:
         if self.per_step:
             self._write({"step": run.step, **logs})
 
-    def epoch_end(self, run, epoch, logs):
+    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         if not self.per_step:
             self._write(logs)
         return None

@@ -46,6 +46,8 @@ MAGIC = b"FNNETCK1"
 FORMAT = 1
 _NAME = re.compile(r"^ckpt_(\d{9})\.fnnet$")
 
+PathArg = str | os.PathLike[str]  # a file or folder, as a str or a pathlib.Path
+
 
 class CheckpointError(ValueError):
     """A checkpoint file is truncated, corrupted, or does not match the state it is restored to."""
@@ -57,7 +59,7 @@ def _version() -> str:
     return __version__
 
 
-def _flatten(tree) -> list[tuple[str, np.ndarray, str | None]]:
+def _flatten(tree: Any) -> list[tuple[str, np.ndarray, str | None]]:
     leaves = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         impl = None
@@ -76,7 +78,9 @@ def _fsync_dir(folder: pathlib.Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(path, state, *, step: int, model: Any = None, metadata: dict | None = None):
+def save_checkpoint(
+    path: PathArg, state: Any, *, step: int, model: Any = None, metadata: dict | None = None
+) -> pathlib.Path:
     """Write ``state`` (any pytree of arrays, e.g. a TrainState) to ``path`` atomically.
 
     Args:
@@ -146,12 +150,12 @@ def _read(path: pathlib.Path) -> tuple[dict, bytes]:
     return manifest, raw[16 + n :]
 
 
-def read_manifest(path) -> dict:
+def read_manifest(path: PathArg) -> dict:
     """The JSON manifest of a checkpoint (step, model, fnnet version, leaves), unverified."""
     return _read(pathlib.Path(path))[0]
 
 
-def load_checkpoint(path, template=None):
+def load_checkpoint(path: PathArg, template: Any = None) -> tuple[Any, dict]:
     """Read a checkpoint, verify its checksum and rebuild the state.
 
     Args:
@@ -190,7 +194,7 @@ def load_checkpoint(path, template=None):
     return _unflatten(path, template, manifest, arrays), manifest
 
 
-def _unflatten(path, template, manifest, arrays):
+def _unflatten(path: pathlib.Path, template: Any, manifest: dict, arrays: dict[str, Any]) -> Any:
     flat, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = [(jax.tree_util.keystr(p), leaf) for p, leaf in flat]
     saved = {e["key"]: e for e in manifest["leaves"]}
@@ -215,11 +219,11 @@ def _unflatten(path, template, manifest, arrays):
     return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[key]) for key, _ in expected])
 
 
-def _is_key(leaf) -> bool:
+def _is_key(leaf: Any) -> bool:
     return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def _dtype_name(leaf) -> str:
+def _dtype_name(leaf: Any) -> str:
     """``float32``, ``bfloat16``, ... or ``key<threefry2x32>`` for a typed ``jax.random`` key."""
     if _is_key(leaf):
         return f"key<{jax.random.key_impl(leaf)}>"
@@ -239,31 +243,36 @@ class CheckpointManager:
         keep: how many checkpoints to keep; older ones are deleted after each successful save.
     """
 
-    directory: str | os.PathLike
+    directory: PathArg
     keep: int = 3
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.keep < 1:
             raise ValueError(f"CheckpointManager: keep must be at least 1, got {self.keep}")
         self.directory = pathlib.Path(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def _folder(self) -> pathlib.Path:
+        # `directory` is a pathlib.Path after __post_init__; its declared type is what the caller may pass
+        return pathlib.Path(self.directory)
 
     def steps(self) -> list[int]:
         """The steps of the checkpoints on disk, oldest first."""
-        found = (_NAME.match(p.name) for p in self.directory.iterdir())
+        found = (_NAME.match(p.name) for p in self._folder.iterdir())
         return sorted(int(m.group(1)) for m in found if m)
 
     def path(self, step: int) -> pathlib.Path:
         """The file of the checkpoint at ``step``."""
-        return self.directory / f"ckpt_{step:09d}.fnnet"
+        return self._folder / f"ckpt_{step:09d}.fnnet"
 
-    def save(self, state, *, step: int, model: Any = None, metadata: dict | None = None):
+    def save(self, state: Any, *, step: int, model: Any = None, metadata: dict | None = None) -> pathlib.Path:
         """Save ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``.
 
         A folder has one writer: temporary files left by a save that was killed are removed here
         (never by readers, which may look at the folder while the writer is saving).
         """
-        for stale in self.directory.glob(".ckpt_*.tmp"):
+        for stale in self._folder.glob(".ckpt_*.tmp"):
             stale.unlink(missing_ok=True)
         written = save_checkpoint(self.path(step), state, step=step, model=model, metadata=metadata)
         for old in self.steps()[: -self.keep]:
@@ -275,7 +284,7 @@ class CheckpointManager:
         steps = self.steps()
         return steps[-1] if steps else None
 
-    def restore(self, template, step: int | None = None):
+    def restore(self, template: Any, step: int | None = None) -> tuple[Any, dict] | None:
         """``(state, manifest)`` of the checkpoint at ``step`` (default the newest), or None."""
         step = self.latest() if step is None else step
         if step is None:

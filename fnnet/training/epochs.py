@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,23 +29,24 @@ import numpy as np
 __all__ = ["EpochPlan", "check_batch_size", "fused_epoch", "make_epoch_fn", "per_step_epoch", "split_batches"]
 
 
-def split_batches(perm, batch_size: int):
+def split_batches(perm: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
     """Cut a permutation ``[N]`` into full batches ``[N // B, B]`` and the remainder ``[N % B]``."""
     full = perm.shape[0] // batch_size
     return perm[: full * batch_size].reshape(full, batch_size), perm[full * batch_size :]
 
 
-def check_batch_size(batch_size, num_examples: int, where: str) -> int:
+def check_batch_size(batch_size: object, num_examples: int, where: str) -> int:
     """``batch_size`` as an int in ``1..num_examples``, or a ValueError/TypeError saying what is wrong."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
         raise TypeError(f"{where}: batch_size must be a positive int, got {batch_size!r}")
     if num_examples < 1:
         raise ValueError(f"{where}: the data set is empty (0 examples); pass at least one batch of data")
-    if not 1 <= batch_size <= num_examples:
+    size = int(batch_size)
+    if not 1 <= size <= num_examples:
         raise ValueError(
             f"{where}: batch_size must be in 1..{num_examples} (the number of examples), got {batch_size}"
         )
-    return int(batch_size)
+    return size
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -61,7 +63,7 @@ class EpochPlan:
     batch_size: int
     key: jax.Array
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_batch_size(self.batch_size, self.num_examples, "EpochPlan")
 
     @property
@@ -86,14 +88,18 @@ class EpochPlan:
         return divmod(int(step), self.steps_per_epoch)
 
 
-def _stops(logs, tol):
+def _stops(logs: dict[str, jax.Array], tol: float | None) -> jax.Array:
     stop = jnp.logical_not(logs["finite"])
     return stop | (logs["update_norm"] < tol) if tol is not None else stop
 
 
 def per_step_epoch(
-    train_step: Callable, state, batches: Iterable, tol: float | None, after_step: Callable | None = None
-):
+    train_step: Callable,
+    state: Any,
+    batches: Iterable,
+    tol: float | None,
+    after_step: Callable | None = None,
+) -> tuple[Any, dict[str, np.ndarray]]:
     """Dispatch the jitted ``train_step`` once per batch until the epoch's stopping rule.
 
     Args:

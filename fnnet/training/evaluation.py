@@ -9,17 +9,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.core import Layer
+from fnnet.core import Layer, Params, State
 
 __all__ = ["evaluate", "predict"]
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 Metrics = Mapping[str, Callable[[jax.Array, jax.Array], jax.Array]]
+Data = np.ndarray | jax.Array  # indexable along its first axis, with a len()
 
 
 @functools.lru_cache(maxsize=64)
-def _eval_batch_fn(model: Layer, loss: Loss | None, metric_items: tuple):
-    def run(params, model_state, x, y):
+def _eval_batch_fn(
+    model: Layer, loss: Loss | None, metric_items: tuple
+) -> Callable[[Params, State, jax.Array, jax.Array], dict[str, jax.Array]]:
+    def run(params: Params, model_state: State, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
         out, _ = model.apply_with_state(params, model_state, x, training=False)
         logs = {} if loss is None else {"loss": loss(out, y)}
         logs.update({name: fn(out, y) for name, fn in metric_items})
@@ -30,13 +33,13 @@ def _eval_batch_fn(model: Layer, loss: Loss | None, metric_items: tuple):
 
 def evaluate(
     model: Layer,
-    params,
-    x,
-    y,
+    params: Params,
+    x: Data,
+    y: Data,
     *,
     loss: Loss | None = None,
     metrics: Metrics | None = None,
-    model_state=None,
+    model_state: State | None = None,
     batch_size: int = 1024,
 ) -> dict[str, float]:
     """Loss and metrics of ``model`` on ``(x, y)`` in evaluation mode, averaged over examples.
@@ -72,7 +75,7 @@ def evaluate(
     return {name: total / n for name, total in totals.items()}
 
 
-def _check_labels(model: Layer, params, model_state, x, y) -> None:
+def _check_labels(model: Layer, params: Params, model_state: State, x: Data, y: Data) -> None:
     """Refuse integer labels outside ``0..K-1``, ``K`` the model's outputs (traced abstractly, free)."""
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.integer) or not len(y):
@@ -95,11 +98,13 @@ def _check_labels(model: Layer, params, model_state, x, y) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _predict_fn(model: Layer):
+def _predict_fn(model: Layer) -> Callable[[Params, State, jax.Array], jax.Array]:
     return jax.jit(lambda params, state, x: model.apply_with_state(params, state, x)[0])
 
 
-def predict(model: Layer, params, x, *, model_state=None, batch_size: int = 1024) -> jax.Array:
+def predict(
+    model: Layer, params: Params, x: Data, *, model_state: State | None = None, batch_size: int = 1024
+) -> jax.Array:
     """The model's outputs on ``x`` in evaluation mode, computed in batches.
 
     Args:

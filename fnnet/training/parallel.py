@@ -9,6 +9,9 @@ batch).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -17,18 +20,20 @@ __all__ = ["data_mesh", "replicate", "shard_batch", "sharded_step"]
 
 AXIS = "data"
 
+Step = Callable[[Any, Any], tuple[Any, Any]]  # step(state, batch) -> (state, logs)
 
-def data_mesh(devices=None) -> Mesh:
+
+def data_mesh(devices: Iterable[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh with axis ``"data"`` over ``devices`` (default: all of ``jax.devices()``)."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.array(devices), (AXIS,))
 
 
-def _is_key(leaf) -> bool:
+def _is_key(leaf: Any) -> bool:
     return isinstance(leaf, jax.Array) and jax.numpy.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def _put(leaf, sharding):
+def _put(leaf: Any, sharding: NamedSharding) -> jax.Array:
     # make_array_from_callback also builds arrays spanning other hosts' devices (multi-host): it
     # takes from this host's copy of the global value (the same on every host) only its shards.
     if _is_key(leaf):
@@ -38,7 +43,7 @@ def _put(leaf, sharding):
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
 
 
-def replicate(tree, mesh: Mesh):
+def replicate(tree: Any, mesh: Mesh) -> Any:
     """Place every array of ``tree`` on every device of ``mesh`` (a full copy each).
 
     Every host must pass the same values (as ``fit`` does: same data, same key).
@@ -47,7 +52,7 @@ def replicate(tree, mesh: Mesh):
     return jax.tree.map(lambda leaf: _put(leaf, sharding), tree)
 
 
-def shard_batch(batch, mesh: Mesh):
+def shard_batch(batch: Any, mesh: Mesh) -> Any:
     """Split every array of ``batch`` along its first axis across the mesh's devices.
 
     Every host passes the same global batch and keeps only the rows of its own devices.
@@ -65,7 +70,7 @@ def shard_batch(batch, mesh: Mesh):
     return jax.tree.map(lambda leaf: _put(leaf, sharding), batch)
 
 
-def sharded_step(step, mesh: Mesh):
+def sharded_step(step: Step, mesh: Mesh) -> Step:
     """Wrap ``step(state, batch)`` so its batch is sharded along ``"data"`` inside the jit.
 
     The wrapped step works both when called per step and inside ``fit``'s fused epoch loop, where
@@ -74,7 +79,7 @@ def sharded_step(step, mesh: Mesh):
     batch_sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     state_sharding = NamedSharding(mesh, PartitionSpec())
 
-    def wrapped(state, batch):
+    def wrapped(state: Any, batch: Any) -> tuple[Any, Any]:
         batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
         state, logs = step(state, batch)
         return jax.lax.with_sharding_constraint(state, state_sharding), logs
@@ -82,7 +87,9 @@ def sharded_step(step, mesh: Mesh):
     return wrapped
 
 
-def data_parallel(step, state, batch_size: int):
+def data_parallel(
+    step: Step, state: Any, batch_size: int
+) -> tuple[Step, Any, Callable[[Any], Any], Callable[[Any], Any]]:
     """``(step, state, put, put_batch)`` for data-parallel training over all devices.
 
     ``put`` replicates an array on every device (the fused loop's data set); ``put_batch`` shards a

@@ -16,15 +16,16 @@ mechanism (Mironov et al. 2019; integer orders, Poisson sampling assumed).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet.core import Layer
-from fnnet.training.step import step_from_grad
+from fnnet.core import Layer, Params, State
+from fnnet.training.step import GradFn, step_from_grad
 
 __all__ = [
     "clip_per_example",
@@ -36,7 +37,15 @@ __all__ = [
 ]
 
 
-def per_example_gradients(model: Layer, loss: Callable, params, x, y, *, model_state=None):
+def per_example_gradients(
+    model: Layer,
+    loss: Callable,
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    model_state: State | None = None,
+) -> tuple[jax.Array, Params]:
     """The gradient of ``loss`` on each example separately (``vmap`` of ``grad``).
 
     Args:
@@ -52,14 +61,14 @@ def per_example_gradients(model: Layer, loss: Callable, params, x, y, *, model_s
     """
     state = {} if model_state is None else model_state
 
-    def one(p, xi, yi):
+    def one(p: Params, xi: jax.Array, yi: jax.Array) -> jax.Array:
         out, _ = model.apply_with_state(p, state, xi[None], training=False)  # [1, ...]
         return loss(out, yi[None])
 
     return jax.vmap(jax.value_and_grad(one), in_axes=(None, 0, 0))(params, x, y)
 
 
-def clip_per_example(grads, l2_norm_clip: float):
+def clip_per_example(grads: Any, l2_norm_clip: float) -> tuple[Any, jax.Array]:
     """Scale each example's gradient to global L2 norm at most ``l2_norm_clip``.
 
     Args:
@@ -74,13 +83,13 @@ def clip_per_example(grads, l2_norm_clip: float):
     norms = jnp.sqrt(squares)
     scale = l2_norm_clip / jnp.maximum(norms, l2_norm_clip)  # min(1, C / norm), [B]
 
-    def apply(g):
+    def apply(g: jax.Array) -> jax.Array:
         return g * scale.reshape((-1,) + (1,) * (g.ndim - 1))
 
     return jax.tree.map(apply, grads), norms
 
 
-def privatize(grads, key, l2_norm_clip: float, noise_multiplier: float):
+def privatize(grads: Any, key: jax.Array, l2_norm_clip: float, noise_multiplier: float) -> Any:
     """DP-SGD's gradient: clipped per-example gradients summed, noised and divided by ``B``.
 
     Args:
@@ -103,7 +112,7 @@ def privatize(grads, key, l2_norm_clip: float, noise_multiplier: float):
     return jax.tree.unflatten(treedef, noisy)
 
 
-def dp_grad(model: Layer, loss: Callable, *, l2_norm_clip: float, noise_multiplier: float):
+def dp_grad(model: Layer, loss: Callable, *, l2_norm_clip: float, noise_multiplier: float) -> GradFn:
     """DP-SGD's gradient as a ``grad_fn`` for ``fnnet.training.step_from_grad``.
 
     The result equals ``privatize`` of the per-example gradients with the step's key as the noise
@@ -121,17 +130,19 @@ def dp_grad(model: Layer, loss: Callable, *, l2_norm_clip: float, noise_multipli
         {"clip_fraction": share of examples whose gradient was clipped})``.
     """
 
-    def per_example_losses(params, x, y):
+    def per_example_losses(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         out = model.apply(params, x)  # [B, ...], one batched forward pass
         return jax.vmap(lambda o, t: loss(o[None], t[None]))(out, y)  # [B]
 
-    def grad_fn(params, model_state, batch, key):
+    def grad_fn(
+        params: Params, model_state: State, batch: tuple[jax.Array, jax.Array], key: jax.Array
+    ) -> tuple[jax.Array, Params, State, dict[str, jax.Array]]:
         x, y = batch
         _, grads = per_example_gradients(model, loss, params, x, y)
         _, norms = clip_per_example(grads, l2_norm_clip)  # only the norms are kept
         scale = jax.lax.stop_gradient(l2_norm_clip / jnp.maximum(norms, l2_norm_clip))  # [B]
 
-        def weighted(p):
+        def weighted(p: Params) -> tuple[jax.Array, jax.Array]:
             losses = per_example_losses(p, x, y)
             return jnp.sum(scale * losses), losses
 
@@ -160,7 +171,7 @@ def make_dp_step_fn(
     *,
     l2_norm_clip: float,
     noise_multiplier: float,
-):
+) -> Callable:
     """A DP-SGD step ``step(state, batch) -> (state, logs)``: ``step_from_grad`` with ``dp_grad``.
 
     The noise key is the step's ``fold_in(state.key, state.step)``. ``logs`` has the batch's mean
@@ -195,7 +206,11 @@ def _log_a_integer(q: float, sigma: float, alpha: int) -> float:
 
 
 def rdp_epsilon(
-    noise_multiplier: float, sample_rate: float, steps: int, delta: float, orders=range(2, 257)
+    noise_multiplier: float,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    orders: Iterable[int] = range(2, 257),
 ) -> float:
     """An upper bound on epsilon of ``steps`` DP-SGD steps, by Renyi-DP composition.
 

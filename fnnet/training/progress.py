@@ -11,8 +11,10 @@ import contextlib
 import contextvars
 import sys
 import time
+from collections.abc import Iterator
+from typing import IO, Any
 
-from fnnet.training.callbacks import Callback
+from fnnet.training.callbacks import Callback, Run
 
 __all__ = ["ProgressBar", "default_progress", "format_history", "progress_enabled"]
 
@@ -32,21 +34,22 @@ class ProgressBar(Callback):
         summary: print a table of the per-epoch history at the end.
     """
 
-    def __init__(self, file=None, summary: bool = True):
+    def __init__(self, file: IO[str] | None = None, summary: bool = True) -> None:
         self.file = file
         self.summary = summary
-        self.bar = None
+        self.bar: Any = None  # the epoch's tqdm bar while it is open (tqdm has no type hints)
 
-    def begin(self, run):
+    def begin(self, run: Run) -> None:
         self.epochs, self.steps_per_epoch = run.epochs, run.steps_per_epoch
         self.epoch = run.step // run.steps_per_epoch
         self.started = time.time()
 
-    def _open(self):
+    def _open(self) -> Any:
         from tqdm.auto import tqdm
 
         if self.bar is None:  # opened lazily, so a run that stops leaves no empty bar
-            self.sums, self.count = {}, 0
+            self.sums: dict[str, float] = {}
+            self.count = 0
             self.bar = tqdm(
                 total=self.steps_per_epoch,
                 desc=f"epoch {self.epoch + 1}/{self.epochs}",
@@ -57,7 +60,7 @@ class ProgressBar(Callback):
             self.bar.start_t = self.started  # rates count from the epoch's start, not the bar's
         return self.bar
 
-    def step_end(self, run, logs):
+    def step_end(self, run: Run, logs: dict) -> None:
         if self.bar is None:  # the epoch from the run, so a Checkpoint listed after the bar resumes right
             self.epoch = max(run.step - 1, 0) // run.steps_per_epoch
         bar = self._open()
@@ -68,7 +71,7 @@ class ProgressBar(Callback):
         if self.count % 10 == 0 or self.count == self.steps_per_epoch:
             bar.set_postfix({k: f"{v / self.count:.4g}" for k, v in self.sums.items()})
 
-    def epoch_end(self, run, epoch, logs):
+    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         self.epoch = epoch
         bar = self._open()
         bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
@@ -77,7 +80,7 @@ class ProgressBar(Callback):
         self.bar, self.epoch, self.started = None, epoch + 1, time.time()
         return None
 
-    def end(self, run):
+    def end(self, run: Run) -> None:
         history = run.history
         if self.bar is not None:
             self.bar.close()
@@ -102,7 +105,7 @@ def default_progress() -> ProgressBar | None:
 
 
 @contextlib.contextmanager
-def progress_enabled(enabled: bool = True):
+def progress_enabled(enabled: bool = True) -> Iterator[None]:
     """Within this context, every ``fit`` without a ProgressBar callback draws one (or not)."""
     token = _ENABLED.set(enabled)
     try:

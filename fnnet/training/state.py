@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet.core import Layer, Shape
+from fnnet.core import Layer, Params, Shape
 
 __all__ = ["TrainState", "init_train_state"]
 
@@ -34,7 +34,11 @@ class TrainState(NamedTuple):
 
 
 def init_train_state(
-    model: Layer, optimizer: optax.GradientTransformation, key: jax.Array, in_shape: Shape, params=None
+    model: Layer,
+    optimizer: optax.GradientTransformation,
+    key: jax.Array,
+    in_shape: Shape,
+    params: Params | None = None,
 ) -> TrainState:
     """Initialise parameters, optimizer state and model state for per-example inputs ``in_shape``.
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet.core import Layer
+from fnnet.core import Layer, Params, State
 from fnnet.training.state import TrainState
 
 Array = jax.Array
@@ -53,10 +53,12 @@ def supervised_grad(model: Layer, loss: Loss, metrics: Metrics | None = None) ->
     """
     metrics = dict(metrics or {})
 
-    def grad_fn(params, model_state, batch, key):
+    def grad_fn(
+        params: Params, model_state: State, batch: tuple[Array, Array], key: Array
+    ) -> tuple[Array, Params, State, dict[str, Array]]:
         x, y = batch
 
-        def objective(p):
+        def objective(p: Params) -> tuple[Array, tuple[Array, State]]:
             out, new_state = model.apply_with_state(p, model_state, x, key=key, training=True)
             return loss(out, y), (out, new_state)
 
@@ -66,7 +68,9 @@ def supervised_grad(model: Layer, loss: Loss, metrics: Metrics | None = None) ->
     return grad_fn
 
 
-def guarded_update(optimizer: optax.GradientTransformation, grads, state: TrainState, finite):
+def guarded_update(
+    optimizer: optax.GradientTransformation, grads: Params, state: TrainState, finite: Array
+) -> tuple[Params, Any, Params]:  # (params, opt_state, updates)
     """Apply ``optimizer`` to ``state.params`` only where the loss was ``finite``.
 
     On a non-finite loss the optimizer sees a zero gradient (so its moments stay finite) and the
@@ -109,7 +113,7 @@ def step_from_grad(
         ``loss``, ``finite``, ``update_norm`` (if tracked) and the ``grad_fn``'s own logs.
     """
 
-    def step(state: TrainState, batch):
+    def step(state: TrainState, batch: Any) -> tuple[TrainState, dict[str, Array]]:
         step_key = jax.random.fold_in(state.key, state.step)  # dead code, so free, without randomness
         value, grads, model_state, extra = grad_fn(state.params, state.model_state, batch, step_key)
         finite = jnp.isfinite(value)

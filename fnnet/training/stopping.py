@@ -26,7 +26,7 @@ class NonFiniteLossError(FloatingPointError):
     started from if its loss was already non-finite; the message says which.
     """
 
-    def __init__(self, message: str, state: TrainState):
+    def __init__(self, message: str, state: TrainState) -> None:
         super().__init__(message)
         self.state = state
 
@@ -130,7 +130,7 @@ class LastFinite:
             ``epoch`` from ``state`` as ``fit`` ran them, without callbacks.
     """
 
-    def __init__(self, replay: Callable):
+    def __init__(self, replay: Callable) -> None:
         self.replay = replay
         self.marks: list[tuple[int, int, int, TrainState]] = []
 

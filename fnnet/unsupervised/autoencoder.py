@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 
@@ -48,7 +49,7 @@ class Autoencoder(Layer):
     encoder: Layer
     decoder: Layer
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "encoder", as_layer(self.encoder))
         object.__setattr__(self, "decoder", as_layer(self.decoder))
 
@@ -56,13 +57,13 @@ class Autoencoder(Layer):
     def has_state(self) -> bool:
         return self.encoder.has_state or self.decoder.has_state
 
-    def code_shape(self, in_shape) -> tuple[int, ...]:
+    def code_shape(self, in_shape: Shape) -> Shape:
         """The per-example shape of the code for per-example inputs ``in_shape``."""
-        holder = []
+        holder: list[Shape] = []
         jax.eval_shape(lambda k: holder.append(self._init_part("encoder", k, in_shape)[0]), jax.random.key(0))
         return holder[0]
 
-    def _init_part(self, name, key, in_shape):
+    def _init_part(self, name: str, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         try:
             return getattr(self, name).init(key, tuple(in_shape))
         except ShapeError as err:
@@ -81,14 +82,16 @@ class Autoencoder(Layer):
         return tuple(in_shape), {"encoder": encoder_params, "decoder": decoder_params}
 
     def init_state(self, in_shape: Shape) -> State:
-        state = {}
+        state: dict[str, State] = {}
         if self.encoder.has_state:
             state["encoder"] = self.encoder.init_state(tuple(in_shape))
         if self.decoder.has_state:
             state["decoder"] = self.decoder.init_state(self.code_shape(in_shape))
         return state
 
-    def _run(self, name, params, state, x, key, training):
+    def _run(
+        self, name: str, params: Params, state: State, x: Array, key: Array | None, training: bool
+    ) -> tuple[Array, State]:
         try:
             return getattr(self, name).apply_with_state(
                 params[name], state.get(name, {}), x, key=key, training=training
@@ -103,28 +106,30 @@ class Autoencoder(Layer):
         keys = (None, None) if key is None else tuple(jax.random.split(key))
         code, encoder_state = self._run("encoder", params, state, x, keys[0], training)
         y, decoder_state = self._run("decoder", params, state, code, keys[1], training)
-        new_state = {}
+        new_state: dict[str, State] = {}
         if self.encoder.has_state:
             new_state["encoder"] = encoder_state
         if self.decoder.has_state:
             new_state["decoder"] = decoder_state
         return y, new_state
 
-    def encode(self, params, x, *, key=None, training=False):
+    def encode(self, params: Params, x: Array, *, key: Array | None = None, training: bool = False) -> Array:
         """The code of ``x``: ``[..., *in_shape] -> [..., *code_shape]`` (evaluation mode by default)."""
         return self._run("encoder", params, {}, x, key, training)[0]
 
-    def decode(self, params, code, *, key=None, training=False):
+    def decode(
+        self, params: Params, code: Array, *, key: Array | None = None, training: bool = False
+    ) -> Array:
         """The reconstruction from a code: ``[..., *code_shape] -> [..., *in_shape]``."""
         return self._run("decoder", params, {}, code, key, training)[0]
 
 
-def flatten_trailing(x, axes: int = 3):
+def flatten_trailing(x: Array, axes: int = 3) -> Array:
     """Merge the last ``axes`` axes into one: ``[..., H, W, C] -> [..., H*W*C]`` for ``axes=3``."""
     return x.reshape(*x.shape[: x.ndim - axes], math.prod(x.shape[x.ndim - axes :]))
 
 
-def unflatten_trailing(x, shape: tuple[int, ...] = ()):
+def unflatten_trailing(x: Array, shape: Shape = ()) -> Array:
     """Split the last axis into ``shape``: ``[..., prod(shape)] -> [..., *shape]``."""
     return x.reshape(*x.shape[:-1], *shape)
 
@@ -134,9 +139,9 @@ def dense_autoencoder(
     code_size: int,
     hidden: tuple[int, ...] = (256,),
     *,
-    activation=relu,
-    code_activation=identity,
-    output_activation=sigmoid,
+    activation: Callable[[Array], Array] = relu,
+    code_activation: Callable[[Array], Array] = identity,
+    output_activation: Callable[[Array], Array] = sigmoid,
     noise: Layer | None = None,
 ) -> Autoencoder:
     """A fully connected autoencoder ``features -> hidden... -> code_size -> ...reversed hidden -> features``.
@@ -154,11 +159,11 @@ def dense_autoencoder(
     Returns:
         An Autoencoder on inputs ``[..., features]``.
     """
-    encoder = [] if noise is None else [noise]
+    encoder: list[Layer | Callable[[Array], Array]] = [] if noise is None else [noise]
     for size in hidden:
         encoder += [Dense(size), activation]
     encoder += [Dense(code_size), code_activation]
-    decoder = []
+    decoder: list[Layer | Callable[[Array], Array]] = []
     for size in reversed(hidden):
         decoder += [Dense(size), activation]
     decoder += [Dense(features), output_activation]
@@ -194,7 +199,7 @@ def conv_autoencoder(
     if height % 4 or width % 4:
         raise ValueError(f"conv_autoencoder: H and W must be divisible by 4, got {image_shape}")
     small = (height // 4, width // 4, channels[1])
-    encoder = [] if noise is None else [noise]
+    encoder: list[Layer | Callable[[Array], Array]] = [] if noise is None else [noise]
     encoder += [
         Conv(channels[0], (3, 3), strides=2, padding="SAME"),
         relu,
@@ -203,7 +208,7 @@ def conv_autoencoder(
         Lambda(flatten_trailing, (("axes", 3),)),  # [..., H/4 * W/4 * c2]
         Dense(code_size),
     ]
-    decoder = [
+    decoder: list[Layer | Callable[[Array], Array]] = [
         Dense(math.prod(small)),
         relu,
         Lambda(unflatten_trailing, (("shape", small),)),  # [..., H/4, W/4, c2]

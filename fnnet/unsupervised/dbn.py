@@ -10,15 +10,17 @@ output layer is fresh, and ``fnnet.fit`` fine-tunes the whole network.
 # No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
 # for the API reference (pdoc) to resolve them.
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from numpy.typing import ArrayLike
 
 from fnnet.activations import sigmoid
 from fnnet.combinators import Sequential
+from fnnet.core import Array, Layer, Params
 from fnnet.layers.dense import Dense
 from fnnet.unsupervised.rbm import RBM, fit_rbm, hidden_probabilities
 
@@ -33,10 +35,10 @@ class DBN(NamedTuple):
         histories: each RBM's training history (``reconstruction_error`` per epoch, ...).
     """
 
-    rbms: list[Any]
+    rbms: list[Params]
     histories: list[dict[str, list[float]]]
 
-    def propagate(self, v, layers: int | None = None):
+    def propagate(self, v: Array, layers: int | None = None) -> Array:
         """Hidden probabilities after ``layers`` RBMs (all by default): ``[..., V] -> [..., H]``."""
         for params in self.rbms[:layers]:
             v = hidden_probabilities(params, v)
@@ -44,7 +46,7 @@ class DBN(NamedTuple):
 
 
 def pretrain_dbn(
-    x,
+    x: ArrayLike,
     hidden_sizes: Sequence[int],
     optimizer: optax.GradientTransformation,
     *,
@@ -70,7 +72,8 @@ def pretrain_dbn(
     if not hidden_sizes:
         raise ValueError("pretrain_dbn: hidden_sizes must name at least one layer")
     data = jnp.asarray(x, jnp.float32)
-    rbms, histories = [], []
+    rbms: list[Params] = []
+    histories: list[dict[str, list[float]]] = []
     for i, size in enumerate(hidden_sizes):
         state, history = fit_rbm(
             RBM(size),
@@ -87,7 +90,9 @@ def pretrain_dbn(
     return DBN(rbms, histories)
 
 
-def dbn_mlp(dbn: DBN | None, hidden_sizes: Sequence[int], num_classes: int, in_features: int, key: jax.Array):
+def dbn_mlp(
+    dbn: DBN | None, hidden_sizes: Sequence[int], num_classes: int, in_features: int, key: jax.Array
+) -> tuple[Sequential, Params]:
     """The MLP of a DBN and its parameters: pre-trained from ``dbn``, or random when ``dbn`` is None.
 
     Args:
@@ -102,7 +107,7 @@ def dbn_mlp(dbn: DBN | None, hidden_sizes: Sequence[int], num_classes: int, in_f
         ``(model, params)`` with ``model = Sequential(Dense(H1), sigmoid, ..., Dense(num_classes))``; the
         params are copies of the DBN's arrays, so training may donate them.
     """
-    layers = []
+    layers: list[Layer | Callable[..., Array]] = []
     for size in hidden_sizes:
         layers += [Dense(size), sigmoid]
     model = Sequential(*layers, Dense(num_classes))

@@ -15,13 +15,14 @@ discriminator ``D`` maps a sample to one logit ``[B, 1]`` (real vs generated). O
 # No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
 # for the API reference (pdoc) to resolve them.
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet.core import Layer, ShapeError, format_shape
+from fnnet.core import Array, Layer, Params, ShapeError, format_shape
 from fnnet.losses import binary_cross_entropy_with_logits as bce
 
 __all__ = [
@@ -60,7 +61,7 @@ def latent_noise(key: jax.Array, batch: int, latent_size: int) -> jax.Array:
     return jax.random.normal(key, (batch, latent_size))
 
 
-def _check_stateless(generator, discriminator):
+def _check_stateless(generator: Layer, discriminator: Layer) -> None:
     for name, net in (("generator", generator), ("discriminator", discriminator)):
         if net.has_state:
             raise ValueError(f"GAN: the {name} {net!r} carries state (batch statistics); use a stateless one")
@@ -114,8 +115,16 @@ def init_gan_state(
 
 
 def discriminator_loss(
-    generator, discriminator, g_params, d_params, real, z, *, key=None, label_smoothing: float = 0.0
-):
+    generator: Layer,
+    discriminator: Layer,
+    g_params: Params,
+    d_params: Params,
+    real: Array,
+    z: Array,
+    *,
+    key: Array | None = None,
+    label_smoothing: float = 0.0,
+) -> tuple[Array, dict[str, Array]]:
     """``bce(D(real), 1 - label_smoothing) + bce(D(G(z)), 0)`` and the mean D probabilities.
 
     Args:
@@ -131,7 +140,7 @@ def discriminator_loss(
     Returns:
         ``(loss, {"d_real": mean D(real) probability, "d_fake": mean D(G(z)) probability})``.
     """
-    keys = [None] * 3 if key is None else list(jax.random.split(key, 3))
+    keys: list[Array | None] = [None] * 3 if key is None else list(jax.random.split(key, 3))
     training = key is not None
     fake = jax.lax.stop_gradient(generator.apply(g_params, z, key=keys[0], training=training))
     real_logits = discriminator.apply(d_params, real, key=keys[1], training=training)
@@ -143,7 +152,15 @@ def discriminator_loss(
     return loss, probs
 
 
-def generator_loss(generator, discriminator, g_params, d_params, z, *, key=None):
+def generator_loss(
+    generator: Layer,
+    discriminator: Layer,
+    g_params: Params,
+    d_params: Params,
+    z: Array,
+    *,
+    key: Array | None = None,
+) -> Array:
     """The non-saturating generator loss ``bce(D(G(z)), 1) = -mean(log D(G(z)))``.
 
     Args:
@@ -157,7 +174,7 @@ def generator_loss(generator, discriminator, g_params, d_params, z, *, key=None)
     Returns:
         A scalar.
     """
-    keys = [None, None] if key is None else list(jax.random.split(key))
+    keys: list[Array | None] = [None, None] if key is None else list(jax.random.split(key))
     training = key is not None
     fake = generator.apply(g_params, z, key=keys[0], training=training)
     logits = discriminator.apply(d_params, fake, key=keys[1], training=training)
@@ -171,7 +188,7 @@ def make_gan_step(
     discriminator_optimizer: optax.GradientTransformation,
     latent_size: int,
     label_smoothing: float = 0.0,
-):
+) -> Callable[[GANState, Array], tuple[GANState, dict[str, Array]]]:
     """The un-jitted step ``step(state, real) -> (state, logs)`` (jit it, or scan it with make_epoch_fn).
 
     Why this is not ``fnnet.training.step_from_grad``: that builder updates one parameter pytree with
@@ -193,12 +210,12 @@ def make_gan_step(
     """
     _check_stateless(generator, discriminator)
 
-    def step(state: GANState, real):
+    def step(state: GANState, real: Array) -> tuple[GANState, dict[str, Array]]:
         d_key, g_key, next_key = jax.random.split(state.key, 3)
         batch = real.shape[0]
         z_d = latent_noise(d_key, batch, latent_size)
 
-        def d_objective(d_params):
+        def d_objective(d_params: Params) -> tuple[Array, dict[str, Array]]:
             return discriminator_loss(
                 generator,
                 discriminator,
@@ -218,7 +235,7 @@ def make_gan_step(
 
         z_g = latent_noise(g_key, batch, latent_size)
 
-        def g_objective(g_params):
+        def g_objective(g_params: Params) -> Array:
             return generator_loss(
                 generator, discriminator, g_params, d_params, z_g, key=jax.random.fold_in(g_key, 1)
             )
@@ -240,6 +257,8 @@ def make_gan_step(
     return step
 
 
-def sample_generator(generator: Layer, g_params, key: jax.Array, n: int, latent_size: int) -> jax.Array:
+def sample_generator(
+    generator: Layer, g_params: Params, key: jax.Array, n: int, latent_size: int
+) -> jax.Array:
     """``n`` samples ``G(z)`` in evaluation mode, ``z = latent_noise(key, n, latent_size)``."""
     return generator.apply(g_params, latent_noise(key, n, latent_size))

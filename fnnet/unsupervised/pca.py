@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from numpy.typing import ArrayLike
 
 __all__ = ["PCA", "fit_pca"]
 
@@ -36,7 +37,7 @@ class PCA(NamedTuple):
         return self.decode(self.encode(x))
 
 
-def fit_pca(x, n_components: int) -> PCA:
+def fit_pca(x: ArrayLike, n_components: int) -> PCA:
     """Fit PCA to ``x`` ``[N, D]`` by an SVD of the centred data.
 
     Args:
@@ -46,14 +47,14 @@ def fit_pca(x, n_components: int) -> PCA:
     Returns:
         A PCA; each component's sign is fixed so that its largest-magnitude entry is positive.
     """
-    x = jnp.asarray(x, jnp.float32)
-    if x.ndim != 2:
-        raise ValueError(f"fit_pca: x must be [N, D], got shape {tuple(x.shape)}")
-    n, d = x.shape
+    data = jnp.asarray(x, jnp.float32)
+    if data.ndim != 2:
+        raise ValueError(f"fit_pca: x must be [N, D], got shape {tuple(data.shape)}")
+    n, d = data.shape
     if not 1 <= n_components <= min(n, d):
         raise ValueError(f"fit_pca: n_components must be in 1..{min(n, d)} for x of shape [{n}, {d}]")
-    mean = jnp.mean(x, axis=0)
-    _, s, vt = jnp.linalg.svd(x - mean[None, :], full_matrices=False)
+    mean = jnp.mean(data, axis=0)
+    _, s, vt = jnp.linalg.svd(data - mean[None, :], full_matrices=False)
     vt = vt[:n_components]
     signs = jnp.sign(vt[jnp.arange(n_components), jnp.argmax(jnp.abs(vt), axis=1)])
     return PCA(mean, vt * signs[:, None], (s[:n_components] ** 2) / (n - 1))

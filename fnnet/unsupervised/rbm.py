@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from numpy.typing import ArrayLike
 
 from fnnet import initializers
 from fnnet.core import (
@@ -30,6 +32,7 @@ from fnnet.core import (
     Params,
     Shape,
     ShapeError,
+    State,
     add_trailing,
     check_input,
     check_params,
@@ -37,7 +40,7 @@ from fnnet.core import (
 )
 from fnnet.training.epochs import make_epoch_fn
 from fnnet.training.state import TrainState
-from fnnet.training.step import step_from_grad
+from fnnet.training.step import GradFn, step_from_grad
 
 __all__ = [
     "cd_grad",
@@ -68,9 +71,9 @@ class RBM(Layer):
     """
 
     hidden_size: int
-    kernel_init: object = initializers.normal(0.01)
+    kernel_init: initializers.Initializer = initializers.normal(0.01)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
             raise ValueError(f"RBM: hidden_size must be a positive int, got {self.hidden_size!r}")
 
@@ -96,27 +99,27 @@ class RBM(Layer):
         return hidden_probabilities(params, x)
 
 
-def hidden_probabilities(params, v):
+def hidden_probabilities(params: Params, v: Array) -> Array:
     """``p(h = 1 | v) = sigmoid(c + v W)``: ``[..., V] -> [..., H]``."""
     return jax.nn.sigmoid(add_trailing(jnp.matmul(v, params["kernel"]), params["hidden_bias"]))
 
 
-def visible_probabilities(params, h):
+def visible_probabilities(params: Params, h: Array) -> Array:
     """``p(v = 1 | h) = sigmoid(b + W h)``: ``[..., H] -> [..., V]``."""
     return jax.nn.sigmoid(add_trailing(jnp.matmul(h, params["kernel"].T), params["visible_bias"]))
 
 
-def free_energy(params, v):
+def free_energy(params: Params, v: Array) -> Array:
     """``F(v) = -v.b - sum_j softplus(c_j + (v W)_j)``: ``[..., V] -> [...]``."""
     pre = add_trailing(jnp.matmul(v, params["kernel"]), params["hidden_bias"])
     return -jnp.matmul(v, params["visible_bias"]) - jnp.sum(jax.nn.softplus(pre), axis=-1)
 
 
-def _bernoulli(key, p):
+def _bernoulli(key: Array, p: Array) -> Array:
     return jax.random.bernoulli(key, p).astype(p.dtype)
 
 
-def gibbs_chain(params, v, key, k: int):
+def gibbs_chain(params: Params, v: Array, key: Array, k: int) -> Array:
     """``k`` steps of block Gibbs sampling ``v -> h ~ p(h|v) -> v' ~ p(v|h)``, started at ``v``.
 
     Args:
@@ -131,7 +134,7 @@ def gibbs_chain(params, v, key, k: int):
     if k < 1:
         raise ValueError(f"gibbs_chain: k must be >= 1, got {k}")
 
-    def body(t, v):
+    def body(t: Array, v: Array) -> Array:
         h_key, v_key = jax.random.split(jax.random.fold_in(key, t))
         h = _bernoulli(h_key, hidden_probabilities(params, v))
         return _bernoulli(v_key, visible_probabilities(params, h))
@@ -139,7 +142,7 @@ def gibbs_chain(params, v, key, k: int):
     return jax.lax.fori_loop(0, k, body, v)
 
 
-def cd_loss(params, v, key, k: int = 1):
+def cd_loss(params: Params, v: Array, key: Array, k: int = 1) -> Array:
     """The CD-k surrogate ``mean F(v) - mean F(stop_gradient(v_k))``; its gradient is the CD-k gradient.
 
     Args:
@@ -155,17 +158,17 @@ def cd_loss(params, v, key, k: int = 1):
     return jnp.mean(free_energy(params, v)) - jnp.mean(free_energy(params, negative))
 
 
-def cd_gradient(params, v, key, k: int = 1):
+def cd_gradient(params: Params, v: Array, key: Array, k: int = 1) -> Params:
     """The CD-k estimate of the gradient of the mean negative log-likelihood of ``v`` (params' pytree)."""
     return jax.grad(cd_loss)(params, v, key, k)
 
 
-def reconstruction_error(params, v):
+def reconstruction_error(params: Params, v: Array) -> Array:
     """Mean squared error of the mean-field reconstruction ``p(v | p(h | v))`` of ``v``."""
     return jnp.mean(jnp.square(v - visible_probabilities(params, hidden_probabilities(params, v))))
 
 
-def cd_grad(k: int = 1):
+def cd_grad(k: int = 1) -> GradFn:
     """The CD-k gradient as a ``grad_fn`` for ``fnnet.training.step_from_grad`` (batches are ``v``).
 
     Args:
@@ -176,14 +179,16 @@ def cd_grad(k: int = 1):
         the batch's ``reconstruction_error`` before the update.
     """
 
-    def grad_fn(params, model_state, v, key):
+    def grad_fn(
+        params: Params, model_state: State, v: Array, key: Array
+    ) -> tuple[Array, Params, State, dict[str, Array]]:
         gap, grads = jax.value_and_grad(cd_loss)(params, v, key, k)
         return gap, grads, model_state, {"reconstruction_error": reconstruction_error(params, v)}
 
     return grad_fn
 
 
-def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1):
+def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1) -> Callable:
     """``step(state, v) -> (state, logs)``: one optimiser step on the CD-k gradient of the batch ``v``.
 
     The step is ``fnnet.training.step_from_grad(optimizer, cd_grad(k))``: the Gibbs chain's key is
@@ -201,14 +206,14 @@ def make_cd_step(optimizer: optax.GradientTransformation, k: int = 1):
 
 
 @functools.lru_cache(maxsize=32)
-def _cd_epoch_fn(optimizer, k, batch_size):
+def _cd_epoch_fn(optimizer: optax.GradientTransformation, k: int, batch_size: int) -> Callable:
     # one jitted epoch per (optimizer, k, batch size), shared by every RBM trained with them
     return make_epoch_fn(make_cd_step(optimizer, k), batch_size)
 
 
 def fit_rbm(
     rbm: RBM,
-    x,
+    x: ArrayLike,
     optimizer: optax.GradientTransformation,
     *,
     key: jax.Array,
@@ -232,26 +237,26 @@ def fit_rbm(
     Returns:
         ``(state, history)`` with per-epoch means of ``free_energy_gap`` and ``reconstruction_error``.
     """
-    x = jnp.asarray(x, jnp.float32)
-    if x.ndim != 2:
-        raise ShapeError(rbm, f"fit_rbm needs data [N, V], got {format_shape(x.shape)}")
-    if float(jnp.min(x)) < 0 or float(jnp.max(x)) > 1:
+    data = jnp.asarray(x, jnp.float32)
+    if data.ndim != 2:
+        raise ShapeError(rbm, f"fit_rbm needs data [N, V], got {format_shape(data.shape)}")
+    if float(jnp.min(data)) < 0 or float(jnp.max(data)) > 1:
         raise ValueError("fit_rbm: binary RBM data must lie in [0, 1]")
     init_key, train_key, shuffle_key = jax.random.split(key, 3)
     if state is None:
-        _, params = rbm.init(init_key, (x.shape[1],))
+        _, params = rbm.init(init_key, (data.shape[1],))
         state = TrainState(params, optimizer.init(params), {}, jnp.zeros((), jnp.int32), train_key)
     run_epoch = _cd_epoch_fn(optimizer, k, batch_size)
     history: dict[str, list[float]] = {}
     for epoch in range(epochs):
-        state, logs = run_epoch(state, x, jax.random.fold_in(shuffle_key, epoch))
+        state, logs = run_epoch(state, data, jax.random.fold_in(shuffle_key, epoch))
         logs = {"free_energy_gap": logs["loss"], "reconstruction_error": logs["reconstruction_error"]}
         for name, values in logs.items():
             history.setdefault(name, []).append(float(np.mean(np.asarray(values))))
     return state, history
 
 
-def sample_rbm(params, key: jax.Array, n: int, steps: int = 1000) -> jax.Array:
+def sample_rbm(params: Params, key: jax.Array, n: int, steps: int = 1000) -> jax.Array:
     """``n`` binary samples from the RBM: Gibbs chains of ``steps`` steps from uniform random visibles."""
     start_key, chain_key = jax.random.split(key)
     visible = params["kernel"].shape[0]
