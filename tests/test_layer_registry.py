@@ -10,12 +10,14 @@ from registry import CASES
 IDS = [c.name for c in CASES]
 
 
-def _inputs(case, batch, key=None):
-    key = jax.random.key(1) if key is None else key
+def _inputs(case, batch):
+    """Inputs of shape ``batch + case.in_shape``, drawn by NumPy (jax.random compiles a sampler per shape:
+    1-2 s each on a 2-core CPU, most of this file's time)."""
+    rng = np.random.default_rng(1)
     shape = (*batch, *case.in_shape)
     if case.int_inputs is not None:
-        return jax.random.randint(key, shape, 0, case.int_inputs)
-    return jax.random.normal(key, shape)
+        return jnp.asarray(rng.integers(0, case.int_inputs, shape, dtype=np.int32))
+    return jnp.asarray(rng.standard_normal(shape, dtype=np.float32))
 
 
 def _run(case, params, state, x):
@@ -31,7 +33,8 @@ def test_init_shape_matches_apply_for_any_batch_axes(case):
     out_shape, params = case.layer.init(jax.random.key(0), case.in_shape)
     state = case.layer.init_state(case.in_shape)
     for batch in [(), (3,), (2, 3)]:
-        y = _run(case, params, state, _inputs(case, batch))
+        # the shape apply gives, by tracing it (values: test_jit_equals_eager and each layer's own tests)
+        y = jax.eval_shape(lambda p, s, x: _run(case, p, s, x), params, state, _inputs(case, batch))
         assert y.shape == (*batch, *out_shape), f"batch axes {batch}"
 
 
@@ -62,9 +65,12 @@ def test_gradients_match_finite_differences(case):
         params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
         state = jax.tree.map(lambda a: a.astype(jnp.float64), state)
         x = _inputs(case, (2,))
+        # float inputs jitted: check_grads evaluates the layer many times at the same shapes (eager,
+        # each call dispatches every op on its own: 160 s for the registry on 2 cores); integer inputs
+        # stay concrete (Embedding checks its indices when it can see them)
         if case.int_inputs is None:
             x = x.astype(jnp.float64)
-            check_grads(lambda p, x: _run(case, p, state, x), (params, x), order=1, modes=["rev"])
+            check_grads(jax.jit(lambda p, x: _run(case, p, state, x)), (params, x), order=1, modes=["rev"])
         else:
             check_grads(lambda p: _run(case, p, state, x), (params,), order=1, modes=["rev"])
 

@@ -15,11 +15,24 @@ def _modules(package: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 def import_graph(package: pathlib.Path) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports (anywhere in its body), re-exports by parents left out."""
+    """Module -> the package's modules it imports at run time (anywhere in its body), re-exports by parents
+    left out. Imports under ``if TYPE_CHECKING:`` are for annotations only (never run) and are left out."""
     mods = _modules(package)
     graph = {m: set() for m in mods}
     for name, path in mods.items():
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        type_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+            for stmt in node.body
+            for inner in ast.walk(stmt)
+        }
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module:
                 targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             elif isinstance(node, ast.Import):
@@ -54,6 +67,17 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_graph_skips_type_checking_imports_only(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import b\n")
+    (pkg / "b.py").write_text("from pkg import a\n\ndef f():\n    from pkg import c\n")
+    (pkg / "c.py").write_text("")
+    graph = import_graph(pkg)
+    assert graph["pkg.a"] == set() and {"pkg.a", "pkg.c"} <= graph["pkg.b"]
 
 
 def test_fnnet_has_no_import_cycle():
