@@ -27,6 +27,9 @@ COURSE = {
     "xor": ["--epochs", "200"],
     "gradient_descent": [],
     "network_sizing": ["--epochs", "2"],
+    "playground": ["--epochs", "2", "--widths", "4"],
+    "vanishing_gradient": ["--epochs", "1"],
+    "design_quizzes": ["--epochs", "2"],
 }
 
 
