@@ -51,6 +51,8 @@ class Run:
         fused: whether epochs run fused (then ``step_end`` comes at the epoch's end).
         final_state: the state ``fit`` returns, if a callback chose one (EarlyStopping's best);
             None returns ``state``.
+        num_examples: examples in the training data; None when it is streamed in batches.
+        key_id: a fingerprint of the ``key`` given to ``fit`` (a resume checks it is the same key).
     """
 
     model: Any
@@ -62,6 +64,8 @@ class Run:
     step: int = 0
     fused: bool = False
     final_state: TrainState | None = None
+    num_examples: int | None = None
+    key_id: str = ""
 
 
 class Callback:

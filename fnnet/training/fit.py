@@ -26,7 +26,7 @@ from fnnet.training.callbacks import Callback, CallbackList, Run
 from fnnet.training.epochs import EpochPlan, fused_epoch, per_step_epoch
 from fnnet.training.evaluation import evaluate
 from fnnet.training.progress import ProgressBar, default_progress
-from fnnet.training.state import TrainState, init_train_state
+from fnnet.training.state import TrainState, init_train_state, key_fingerprint
 from fnnet.training.step import make_step_fn
 from fnnet.training.stopping import LastFinite, NonFiniteLossError, StopRule
 from fnnet.training.validation import validate
@@ -110,7 +110,8 @@ def fit(
         state = init_train_state(model, optimizer, init_key, x.shape[1:])
     plan = EpochPlan(len(x), batch_size, shuffle_key)
     hooks = CallbackList(_with_default_progress(callbacks))
-    run = Run(model, epochs, plan.steps_per_epoch, batch_size, state, fused=fused)
+    run = Run(model, epochs, plan.steps_per_epoch, batch_size, state, fused=fused, num_examples=len(x),
+              key_id=key_fingerprint(key))  # fmt: skip
     hooks.begin(run)  # a Checkpoint resumes here
     step = make_step_fn(model, loss, optimizer, metrics, track_update_norm=stop.tol is not None)
     run_epoch, replay = _epoch_runner(step, plan, stop.tol, x, y, run, fused, data_parallel)

@@ -3,15 +3,17 @@
 # No `from __future__ import annotations` here: the NamedTuple's field types must be objects, not strings,
 # for the API reference (pdoc) to resolve them.
 
+import hashlib
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fnnet.core import Layer, Params, Shape
 
-__all__ = ["TrainState", "init_train_state"]
+__all__ = ["TrainState", "init_train_state", "key_fingerprint"]
 
 
 class TrainState(NamedTuple):
@@ -62,3 +64,17 @@ def init_train_state(
         step=jnp.zeros((), jnp.int32),
         key=train_key,
     )
+
+
+def key_fingerprint(key: jax.Array) -> str:
+    """A short hex fingerprint of a ``jax.random`` key (its implementation and key data), stable across runs.
+
+    Two keys have the same fingerprint exactly when they hold the same bits under the same implementation;
+    a checkpoint stores it so that resuming with a different key is an error, not a silent reshuffle.
+    """
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        impl, data = str(jax.random.key_impl(key)), np.asarray(jax.random.key_data(key))
+    else:
+        impl, data = "raw", np.asarray(key)
+    digest = hashlib.sha256(impl.encode() + data.astype("<u4").tobytes())
+    return digest.hexdigest()[:16]
