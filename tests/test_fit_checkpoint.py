@@ -14,7 +14,7 @@ import optax
 import pytest
 
 import fnnet as fn
-from fnnet.training.checkpoint import CheckpointManager, load_checkpoint
+from fnnet.training.checkpoint import CheckpointError, CheckpointManager, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = pathlib.Path(__file__).with_name("resumable_run.py")
@@ -29,19 +29,19 @@ def data():
     return x, (x[:, 0] > x[:, 2]).astype(np.int32)
 
 
-def train(fused, checkpoint=None, every=None, max_steps=None):
+def train(fused, checkpoint=None, every=None, max_steps=None, model=None, batch_size=6, key=3, rows=60):
     x, y = data()
     callbacks = [] if checkpoint is None else [fn.training.Checkpoint(checkpoint, every=every)]
-    model = fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(2))
+    model = model or fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dense(2))
     return fn.fit(
         model,
         fn.losses.softmax_cross_entropy,
         optax.sgd(0.1, momentum=0.9),
-        x,
-        y,
-        key=jax.random.key(3),
+        x[:rows],
+        y[:rows],
+        key=jax.random.key(key),
         epochs=3,
-        batch_size=6,
+        batch_size=batch_size,
         fused=fused,
         stop=fn.training.StopRule(max_steps=max_steps),
         callbacks=callbacks,
@@ -83,8 +83,14 @@ def test_bad_checkpoint_options_get_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="Checkpoint: directory must be a folder or CheckpointManager"):
         fn.training.Checkpoint(5)
     with pytest.raises(TypeError, match="callbacks must be fnnet.training.callbacks.Callback instances"):
-        fn.fit(fn.Dense(2), fn.losses.softmax_cross_entropy, optax.sgd(0.1), *data(),
-               key=jax.random.key(0), callbacks=[lambda epoch, state, logs: None])  # fmt: skip
+        fn.fit(
+            fn.Dense(2),
+            fn.losses.softmax_cross_entropy,
+            optax.sgd(0.1),
+            *data(),
+            key=jax.random.key(0),
+            callbacks=[lambda epoch, state, logs: None],
+        )
 
 
 def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
@@ -98,7 +104,7 @@ def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
     victim = run(ckpt, tmp_path / "never.fnnet", pause_at=15)  # sleeps after the save at 14
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and victim.poll() is None:
-        steps = sorted(p.name for p in ckpt.glob("ckpt_*.fnnet"))  # read only, never write
+        steps = sorted(p.name for p in ckpt.glob("ckpt_*.safetensors"))  # read only, never write
         steps = [int(name[5:14]) for name in steps]
         if steps and steps[-1] >= 14:
             break
@@ -121,3 +127,23 @@ def test_resume_after_sigkill_of_a_real_training_process(tmp_path):
     assert_same_params(state.params, uninterrupted.params)
     assert_same_params(state.opt_state, uninterrupted.opt_state)
     assert_same_params(jax.random.key_data(state.key), jax.random.key_data(uninterrupted.key))
+
+
+def test_resuming_a_checkpoint_of_another_run_names_the_difference(tmp_path):
+    saved = fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dropout(0.2), fn.Dense(2))
+    train(False, checkpoint=tmp_path, max_steps=4, model=saved)
+    same_shapes = fn.Sequential(fn.Dense(8), fn.activations.tanh, fn.Dropout(0.5), fn.Dense(2))
+    with pytest.raises(CheckpointError, match=r"another model \(model\.layers\[1\]\.fn: 'relu' vs 'tanh'"):
+        train(False, checkpoint=tmp_path, model=same_shapes)
+    rate_only = fn.Sequential(fn.Dense(8), fn.activations.relu, fn.Dropout(0.5), fn.Dense(2))
+    with pytest.raises(CheckpointError, match=r"layers\[2\]\.rate: 0\.2 vs 0\.5"):
+        train(False, checkpoint=tmp_path, model=rate_only)
+    with pytest.raises(
+        CheckpointError, match="saved with batch_size 6, this fit has 12; resume with the same batch"
+    ):
+        train(False, checkpoint=tmp_path, model=saved, batch_size=12)
+    with pytest.raises(CheckpointError, match="saved with training data size 60, this fit has 48"):
+        train(False, checkpoint=tmp_path, model=saved, rows=48)
+    with pytest.raises(CheckpointError, match="saved by a run with another key"):
+        train(False, checkpoint=tmp_path, model=saved, key=4)
+    assert train(False, checkpoint=tmp_path, model=saved).steps == 30  # the same run resumes

@@ -1,56 +1,52 @@
-"""Checkpoints: the whole training state in one self-describing file, written atomically.
+"""Checkpoints as safetensors files: parameters for any tool, the whole TrainState for resuming.
 
-On-disk layout of one checkpoint file (``ckpt_<step, 9 digits>.fnnet``), no pickled Python objects::
+Two kinds of file, both safetensors (``fnnet.training.tensorfile``: every byte checksummed):
 
-    bytes 0..7    magic  b"FNNETCK1"
-    bytes 8..15   n, the manifest's length in bytes (unsigned 64-bit little-endian)
-    next n bytes  the manifest, UTF-8 JSON:
-                  format: 1, fnnet_version, model (the model config's repr), step,
-                  metadata (JSON), treedef (str, informative), payload_bytes,
-                  sha256 (of the payload), leaves: [{key, shape, dtype, offset, nbytes,
-                  prng_impl?}, ...] in tree order
-    the rest      the payload: every leaf's raw C-order little-endian bytes, back to back
+- ``save_params(path, params, model=...)``: the parameters under their flattened names (``0.kernel``,
+  ``1.bias``; the model's state as ``model_state.<name>``), readable by ``safetensors.numpy.load_file``
+  and ``safetensors.torch.load_file``; ``load_model(path)`` rebuilds the model and its parameters
+  with no user code, and ``fnnet summary PATH`` prints it.
+- ``save_checkpoint(path, state, step=...)``: the whole ``TrainState`` — ``params.*``, ``opt_state.*``
+  (any optax state), ``model_state.*``, ``step`` and ``key`` (typed keys as their uint32 key data).
 
-``key`` is ``jax.tree_util.keystr`` of the leaf's path in the pytree (``.params['0']['kernel']``),
-so the names of the parameter dicts are the names in the file. Typed ``jax.random`` keys are stored
-as their ``key_data`` (uint32) with ``prng_impl`` naming the implementation.
-
-Writes go to a temporary file in the same folder, are flushed and fsynced, then renamed over the
-target and the folder fsynced: a crash or kill during a save leaves the previous checkpoints intact.
+Each carries, in the metadata entry ``fnnet``, JSON with the step, the model's config
+(``fnnet.configs``; None and a reason if it holds user code), the model's repr, the user's metadata
+and, for resuming, the run (batch size, data size, the key's fingerprint). ``CheckpointManager``
+keeps the newest ``keep`` files of a folder; in a multi-process run only process 0 writes and the
+others wait for it. Files of the first format (``FNNETCK1``) still load.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
 import pathlib
 import re
-import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fnnet import configs
+from fnnet.training import _checkpoint_v1
+from fnnet.training.tensorfile import CheckpointError, PathArg, read_metadata, read_tensors, write_tensors
+
 __all__ = [
     "CheckpointError",
     "CheckpointManager",
     "load_checkpoint",
+    "load_model",
+    "load_params",
     "read_manifest",
     "save_checkpoint",
+    "save_params",
 ]
 
-MAGIC = b"FNNETCK1"
-FORMAT = 1
-_NAME = re.compile(r"^ckpt_(\d{9})\.fnnet$")
-
-PathArg = str | os.PathLike[str]  # a file or folder, as a str or a pathlib.Path
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is truncated, corrupted, or does not match the state it is restored to."""
+FORMAT = 2
+_NAME = re.compile(r"^ckpt_(\d{9})\.(safetensors|fnnet)$")
+_STATE_PREFIX = "model_state."
 
 
 def _version() -> str:
@@ -59,168 +55,280 @@ def _version() -> str:
     return __version__
 
 
-def _flatten(tree: Any) -> list[tuple[str, np.ndarray, str | None]]:
-    leaves = []
+def _entry_name(entry: Any) -> str:
+    for attr in ("key", "idx", "name"):
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    return str(entry)
+
+
+def _flatten(tree: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``({dotted name: host array}, {name: prng impl})`` of a pytree's leaves."""
+    arrays, keys = {}, {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        impl = None
-        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            impl = str(jax.random.key_impl(leaf))
-            leaf = jax.random.key_data(leaf)
-        leaves.append((jax.tree_util.keystr(path), np.asarray(leaf), impl))
-    return leaves
+        name = prefix + ".".join(_entry_name(e) for e in path)
+        if _is_key(leaf):
+            keys[name], leaf = str(jax.random.key_impl(leaf)), jax.random.key_data(leaf)
+        if name in arrays:
+            raise CheckpointError(f"cannot save: two leaves are both named {name!r} (a dict key holds a '.')")
+        arrays[name] = _host_array(name, leaf)
+    return arrays, keys
 
 
-def _fsync_dir(folder: pathlib.Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _host_array(name: str, leaf: Any) -> np.ndarray:
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        if not leaf.is_fully_replicated:
+            raise CheckpointError(f"cannot save {name}: it is sharded across processes; gather it first")
+        leaf = leaf.addressable_data(0)  # replicated over processes: every copy is the same
+    return np.asarray(leaf)
+
+
+def _is_key(leaf: Any) -> bool:
+    return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _model_info(model: Any) -> dict:
+    if model is None:
+        return {"model": None, "model_repr": None, "model_error": "no model was given"}
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return {"model": configs.to_config(model), "model_repr": repr(model), "model_error": None}
+    except configs.ConfigError as err:
+        return {"model": None, "model_repr": repr(model), "model_error": str(err)}
+
+
+def _write(
+    path: PathArg,
+    arrays: dict,
+    keys: dict,
+    kind: str,
+    step: int,
+    model: Any,
+    durable: bool = True,
+    **extra: Any,
+) -> pathlib.Path:
+    info = {
+        "format": FORMAT,
+        "kind": kind,
+        "fnnet_version": _version(),
+        "step": int(step),
+        "prng_keys": keys,
+        **_model_info(model),
+        **extra,
+    }
+    return write_tensors(path, arrays, {"fnnet": json.dumps(info)}, durable=durable)
+
+
+def save_params(
+    path: PathArg,
+    params: Any,
+    *,
+    model: Any = None,
+    model_state: Any = None,
+    step: int = 0,
+    metadata: dict | None = None,
+    durable: bool = True,
+) -> pathlib.Path:
+    """Write a model's parameters (and its state) as a safetensors file other tools read, atomically.
+
+    Args:
+        path: the file to write (``.safetensors``); its folder must exist.
+        params: the parameters, nested dicts of arrays (names must not contain ``.``).
+        model: the model; its config is stored so ``load_model`` can rebuild it.
+        model_state: the model's state (batch statistics), stored as ``model_state.<name>``.
+        step: the training step, recorded in the metadata.
+        metadata: extra JSON-serialisable data.
+        durable: fsync the file and its folder, so that a power loss keeps it (a killed process
+            never leaves a partial file either way).
+
+    Returns:
+        The path written.
+    """
+    arrays, keys = _flatten(params)
+    if any(name.startswith(_STATE_PREFIX) for name in arrays):
+        raise CheckpointError(
+            f"cannot save {path}: a parameter is named {_STATE_PREFIX}..., which is reserved"
+        )
+    state_arrays, state_keys = _flatten(model_state or {}, _STATE_PREFIX)
+    empty = [n for n in _empty_dicts(params, "") if n]
+    empty += [_STATE_PREFIX + n for n in _empty_dicts(model_state or {}, "") if n]
+    return _write(
+        path,
+        {**arrays, **state_arrays},
+        {**keys, **state_keys},
+        "params",
+        step,
+        model,
+        durable,
+        metadata=metadata or {},
+        empty_dicts=empty,
+    )
+
+
+def _empty_dicts(tree: Any, prefix: str) -> list[str]:
+    """The dotted names of the empty dicts in nested dicts (a Lambda's ``{}``), which have no leaves."""
+    if not isinstance(tree, dict):
+        return []
+    if not tree:
+        return [prefix[:-1]]
+    return [name for key, sub in tree.items() for name in _empty_dicts(sub, f"{prefix}{key}.")]
+
+
+def _insert(tree: dict, name: str, value: Any) -> None:
+    *parents, leaf = name.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def load_params(path: PathArg) -> tuple[dict, dict, dict]:
+    """``(params, model_state, manifest)`` from a ``save_params`` file: nested dicts of NumPy arrays.
+
+    Raises:
+        CheckpointError: the file is damaged or is not an fnnet parameters file.
+    """
+    path = pathlib.Path(path)
+    arrays, info = _read_fnnet(path)
+    if info.get("kind") != "params":
+        raise CheckpointError(f"{path} holds a {info.get('kind')!r}, not parameters (use load_checkpoint)")
+    trees: dict[str, dict] = {"params": {}, "state": {}}
+    entries = [(name, {}) for name in info.get("empty_dicts", [])] + list(arrays.items())
+    for name, value in sorted(entries, key=lambda entry: entry[0]):
+        if name.startswith(_STATE_PREFIX):
+            _insert(trees["state"], name[len(_STATE_PREFIX) :], value)
+        elif name:
+            _insert(trees["params"], name, value)
+    return trees["params"], trees["state"], info
+
+
+def load_model(path: PathArg) -> tuple[Any, dict, dict]:
+    """``(model, params, model_state)`` rebuilt from a ``save_params`` file, with no user code.
+
+    The parameters are checked against the rebuilt model (names and shapes, as every ``apply`` does).
+
+    Raises:
+        CheckpointError: the file is damaged, holds no model config (the message says why it was
+            not stored), or its parameters do not fit the model.
+    """
+    path = pathlib.Path(path)
+    params, state, info = load_params(path)
+    if info.get("model") is None:
+        raise CheckpointError(f"{path} holds no model config: {info.get('model_error')}")
+    try:
+        model = configs.from_config(info["model"])
+    except configs.ConfigError as err:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {err}") from None
+    return model, params, state
 
 
 def save_checkpoint(
-    path: PathArg, state: Any, *, step: int, model: Any = None, metadata: dict | None = None
+    path: PathArg,
+    state: Any,
+    *,
+    step: int,
+    model: Any = None,
+    metadata: dict | None = None,
+    run: dict | None = None,
 ) -> pathlib.Path:
     """Write ``state`` (any pytree of arrays, e.g. a TrainState) to ``path`` atomically.
 
     Args:
         path: the file to write; its folder must exist.
         state: a pytree of arrays (params, optimizer state, model state, step, key).
-        step: the training step, recorded in the manifest.
-        model: the model config, recorded as its ``repr``.
+        step: the training step, recorded in the metadata.
+        model: the model; its config (or, for user code, its repr) is stored.
         metadata: extra JSON-serialisable data (e.g. the training history).
+        run: what a resume must match (``Checkpoint`` stores batch size, data size, key fingerprint).
 
     Returns:
-        The path written, as a ``pathlib.Path``.
+        The path written.
     """
-    path = pathlib.Path(path)
-    leaves = _flatten(state)
-    digest, offset, entries = hashlib.sha256(), 0, []
-    for key, array, impl in leaves:
-        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        digest.update(data)
-        entry = {"key": key, "shape": list(array.shape), "dtype": array.dtype.name}
-        entry.update(offset=offset, nbytes=len(data))
-        if impl is not None:
-            entry["prng_impl"] = impl
-        entries.append(entry)
-        offset += len(data)
-    manifest = {
-        "format": FORMAT,
-        "fnnet_version": _version(),
-        "model": None if model is None else repr(model),
-        "step": int(step),
-        "metadata": metadata or {},
-        "treedef": str(jax.tree_util.tree_structure(state)),
-        "payload_bytes": offset,
-        "sha256": digest.hexdigest(),
-        "leaves": entries,
-    }
-    header = json.dumps(manifest).encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + len(header).to_bytes(8, "little") + header)
-            for _, array, _ in leaves:
-                f.write(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _read(path: pathlib.Path) -> tuple[dict, bytes]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
-    if len(raw) < 16 or raw[:8] != MAGIC:
-        raise CheckpointError(f"{path} is not an fnnet checkpoint (bad magic bytes or truncated header)")
-    n = int.from_bytes(raw[8:16], "little")
-    try:
-        manifest = json.loads(raw[16 : 16 + n].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: the manifest is corrupted or truncated ({err})") from None
-    if manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {manifest.get('format')!r}")
-    return manifest, raw[16 + n :]
+    arrays, keys = _flatten(state)
+    return _write(path, arrays, keys, "train_state", step, model, metadata=metadata or {}, run=run)
 
 
 def read_manifest(path: PathArg) -> dict:
-    """The JSON manifest of a checkpoint (step, model, fnnet version, leaves), unverified."""
-    return _read(pathlib.Path(path))[0]
+    """The fnnet metadata of a checkpoint (step, model, run, user metadata), its header checked."""
+    path = pathlib.Path(path)
+    if _checkpoint_v1.is_v1(path):
+        return _checkpoint_v1.read(path)[1]
+    return _info(path, read_metadata(path))
+
+
+def _info(path: pathlib.Path, metadata: dict[str, str]) -> dict:
+    try:
+        info = json.loads(metadata["fnnet"])
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: its fnnet metadata is missing or corrupted ({err})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unknown fnnet checkpoint format {info!r:.80}")
+    return info
+
+
+def _read_fnnet(path: pathlib.Path) -> tuple[dict[str, Any], dict]:
+    arrays, metadata = read_tensors(path)
+    info = _info(path, metadata)
+    for name, impl in info.get("prng_keys", {}).items():
+        try:
+            arrays[name] = jax.random.wrap_key_data(jnp.asarray(arrays[name]), impl=impl)
+        except Exception as err:  # an unknown impl or a key data shape it refuses
+            raise CheckpointError(f"{path}: the key {name} cannot be rebuilt ({err})") from None
+    return arrays, info
 
 
 def load_checkpoint(path: PathArg, template: Any = None) -> tuple[Any, dict]:
-    """Read a checkpoint, verify its checksum and rebuild the state.
+    """Read a checkpoint, verify it and rebuild the state.
 
     Args:
-        path: the checkpoint file.
+        path: the checkpoint file (this format or the first, ``FNNETCK1``).
         template: a pytree with the structure, shapes and dtypes of the saved state (e.g. a fresh
-            TrainState from ``init_train_state``). Without it, a flat ``{key: array}`` dict is
-            returned.
+            TrainState from ``init_train_state``). Without it, a flat ``{name: array}`` dict.
 
     Returns:
         ``(state, manifest)``.
 
     Raises:
-        CheckpointError: the file is truncated or corrupted (checksum mismatch), or its tree does
-            not match ``template``: a missing or extra leaf, or a leaf whose shape or dtype differs
-            (the message names the first differing key and both shapes or dtypes).
+        CheckpointError: the file is truncated or corrupted, or its tree does not match
+            ``template``: a missing or extra leaf, or a leaf whose shape or dtype differs (the
+            message names the first differing leaf and both shapes or dtypes).
     """
     path = pathlib.Path(path)
-    manifest, payload = _read(path)
-    if len(payload) != manifest["payload_bytes"]:
-        raise CheckpointError(
-            f"{path} is truncated: payload has {len(payload)} bytes, the manifest says "
-            f"{manifest['payload_bytes']}"
-        )
-    if hashlib.sha256(payload).hexdigest() != manifest["sha256"]:
-        raise CheckpointError(f"{path} is corrupted: the payload's sha256 does not match the manifest")
-    arrays = {}
-    for entry in manifest["leaves"]:
-        dtype = jnp.dtype(entry["dtype"]).newbyteorder("<")
-        chunk = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
-        array = np.frombuffer(chunk, dtype=dtype).reshape(entry["shape"]).astype(dtype.newbyteorder("="))
-        if "prng_impl" in entry:
-            array = jax.random.wrap_key_data(array, impl=entry["prng_impl"])
-        arrays[entry["key"]] = array
+    if _checkpoint_v1.is_v1(path):
+        arrays, info = _checkpoint_v1.read(path)
+        names: Callable[[Any], str] = jax.tree_util.keystr
+    else:
+        arrays, info = _read_fnnet(path)
+        names = lambda p: ".".join(_entry_name(e) for e in p)  # noqa: E731
     if template is None:
-        return arrays, manifest
-    return _unflatten(path, template, manifest, arrays), manifest
+        return arrays, info
+    return _unflatten(path, template, arrays, names), info
 
 
-def _unflatten(path: pathlib.Path, template: Any, manifest: dict, arrays: dict[str, Any]) -> Any:
+def _unflatten(path: pathlib.Path, template: Any, arrays: dict[str, Any], names: Any) -> Any:
     flat, treedef = jax.tree_util.tree_flatten_with_path(template)
-    expected = [(jax.tree_util.keystr(p), leaf) for p, leaf in flat]
-    saved = {e["key"]: e for e in manifest["leaves"]}
-    for key, leaf in expected:
-        if key not in saved:
-            raise CheckpointError(f"{path} does not match the model: it has no leaf {key}")
-        leaf_shape = tuple(np.shape(jax.random.key_data(leaf)) if _is_key(leaf) else np.shape(leaf))
-        if tuple(saved[key]["shape"]) != leaf_shape:
+    expected = [(names(p), leaf) for p, leaf in flat]
+    for name, leaf in expected:
+        if name not in arrays:
+            raise CheckpointError(f"{path} does not match the model: it has no leaf {name}")
+        saved = arrays[name]
+        shapes = (_shape(saved), _shape(leaf))
+        if shapes[0] != shapes[1]:
             raise CheckpointError(
-                f"{path} does not match the model at {key}: the file has shape "
-                f"{tuple(saved[key]['shape'])}, the model {leaf_shape}"
+                f"{path} does not match the model at {name}: the file has shape "
+                f"{shapes[0]}, the model {shapes[1]}"
             )
-        saved_dtype, leaf_dtype = _saved_dtype(saved[key]), _dtype_name(leaf)
-        if saved_dtype != leaf_dtype:
+        dtypes = (_dtype_name(saved), _dtype_name(leaf))
+        if dtypes[0] != dtypes[1]:
             raise CheckpointError(
-                f"{path} does not match the model at {key}: the file has dtype {saved_dtype}, "
-                f"the model {leaf_dtype}"
+                f"{path} does not match the model at {name}: the file has dtype "
+                f"{dtypes[0]}, the model {dtypes[1]}"
             )
-    extra = sorted(set(saved) - {key for key, _ in expected})
-    if extra:
+    if extra := sorted(set(arrays) - {name for name, _ in expected}):
         raise CheckpointError(f"{path} does not match the model: the file has an extra leaf {extra[0]}")
-    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[key]) for key, _ in expected])
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[name]) for name, _ in expected])
 
 
-def _is_key(leaf: Any) -> bool:
-    return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+def _shape(leaf: Any) -> tuple:
+    return tuple(np.shape(jax.random.key_data(leaf)) if _is_key(leaf) else np.shape(leaf))
 
 
 def _dtype_name(leaf: Any) -> str:
@@ -230,13 +338,13 @@ def _dtype_name(leaf: Any) -> str:
     return np.dtype(leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype).name
 
 
-def _saved_dtype(entry: dict) -> str:
-    return f"key<{entry['prng_impl']}>" if "prng_impl" in entry else entry["dtype"]
-
-
 @dataclasses.dataclass
 class CheckpointManager:
-    """A folder of checkpoints ``ckpt_<step>.fnnet`` that keeps the newest ``keep``.
+    """A folder of checkpoints ``ckpt_<step>.safetensors`` that keeps the newest ``keep``.
+
+    In a multi-process run (``jax.distributed``) every process calls ``save`` with the same
+    (replicated) state: process 0 writes and deletes, the others wait until it has, so a restore
+    that follows sees the file on every process (the folder must be shared between them).
 
     Args:
         directory: the folder (created if needed).
@@ -260,24 +368,42 @@ class CheckpointManager:
     def steps(self) -> list[int]:
         """The steps of the checkpoints on disk, oldest first."""
         found = (_NAME.match(p.name) for p in self._folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
+        return sorted({int(m.group(1)) for m in found if m})
 
     def path(self, step: int) -> pathlib.Path:
-        """The file of the checkpoint at ``step``."""
-        return self._folder / f"ckpt_{step:09d}.fnnet"
+        """The file of the checkpoint at ``step`` (a first-format ``.fnnet`` file if only that exists)."""
+        path = self._folder / f"ckpt_{step:09d}.safetensors"
+        legacy = path.with_suffix(".fnnet")
+        return legacy if legacy.exists() and not path.exists() else path
 
-    def save(self, state: Any, *, step: int, model: Any = None, metadata: dict | None = None) -> pathlib.Path:
+    def save(
+        self,
+        state: Any,
+        *,
+        step: int,
+        model: Any = None,
+        metadata: dict | None = None,
+        run: dict | None = None,
+    ) -> pathlib.Path:
         """Save ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``.
 
         A folder has one writer: temporary files left by a save that was killed are removed here
         (never by readers, which may look at the folder while the writer is saving).
         """
-        for stale in self._folder.glob(".ckpt_*.tmp"):
-            stale.unlink(missing_ok=True)
-        written = save_checkpoint(self.path(step), state, step=step, model=model, metadata=metadata)
-        for old in self.steps()[: -self.keep]:
-            self.path(old).unlink(missing_ok=True)
-        return written
+        path = self._folder / f"ckpt_{step:09d}.safetensors"
+        if jax.process_index() == 0:
+            for stale in self._folder.glob(".ckpt_*.tmp"):
+                stale.unlink(missing_ok=True)
+            save_checkpoint(path, state, step=step, model=model, metadata=metadata, run=run)
+            for old in self.steps()[: -self.keep]:
+                self.path(old).unlink(missing_ok=True)
+        else:
+            _flatten(state)  # the same checks as the writer's, so every process fails alike
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"fnnet checkpoint {step}")
+        return path
 
     def latest(self) -> int | None:
         """The newest step on disk, or None."""
