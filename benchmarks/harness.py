@@ -15,7 +15,7 @@ import sys
 import time
 
 from benchmarks import peers
-from benchmarks.peers.common import GATES, Spec, recurrent_step_flops
+from benchmarks.peers.common import GATES, Spec, compute_dtype, recurrent_step_flops
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OVERHEAD = "overhead"  # the worker that times fnnet and hand JAX interleaved in one process
@@ -157,8 +157,8 @@ def aggregate(rows: list[dict]) -> list[dict]:
         else:
             model_flops = flops.get(key[1:]) or group[0].get("flops")
         fraction = None
-        if model_flops and key[2] in ceilings:
-            fraction = model_flops / median / ceilings[key[2]]
+        if model_flops and compute_dtype(key[2]) in ceilings:  # a policy against its compute dtype's ceiling
+            fraction = model_flops / median / ceilings[compute_dtype(key[2])]
         table.append(
             {
                 **dict(zip(("framework", "model", "dtype", "batch", "seq_len"), key, strict=True)),

@@ -27,13 +27,14 @@ import time
 
 from benchmarks import harness
 from benchmarks.peers import Spec
+from benchmarks.peers.common import compute_dtype
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # ---- defaults: the standard grid ------------------------------------------------------------
 FRAMEWORKS = "fnnet,jax,flax,haiku,equinox,torch"
 MODELS = "mlp,cnn,lstm,gru"
-DTYPES = "float32,bfloat16"
+DTYPES = "float32,bfloat16,mixed_bfloat16"  # mixed_bfloat16: float32 params, bf16 compute (fnnet/jax/torch)
 BATCHES = {"mlp": (8, 128, 1024), "cnn": (32, 128), "lstm": (32,), "gru": (32,)}
 SEQ_LENS = "25,50,100"  # recurrent models at their batch sizes: step time against T
 ROUNDS = 3  # each framework runs once per round, in a rotated order
@@ -105,7 +106,7 @@ def main(argv=None) -> dict:
     options = (
         {k: QUICK[k] for k in keys} if args.quick else dict(zip(keys, (WARMUP, NUMBER, REPEATS), strict=True))
     )
-    dtypes = sorted({s.dtype for s in specs})
+    dtypes = sorted({compute_dtype(s.dtype) for s in specs})  # a policy's ceiling is its compute dtype's
     ceiling = {
         "dtypes": dtypes,
         "ceiling_size": QUICK["ceiling"] if args.quick else CEILING_SIZE,

@@ -81,13 +81,32 @@ def format_shape(shape: tuple[int | str, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+_DTYPE_ARGUMENTS = frozenset({"dtype", "param_dtype", "compute_dtype"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Layer:
     """Base class of every fnnet layer (a frozen dataclass of hyper-parameters).
 
     Subclasses override ``init`` and either ``apply`` (stateless layers) or ``apply_with_state``
     (stateful layers and combinators); each default is written in terms of the other.
+
+    A layer takes no ``dtype``: precision is a policy over a whole model, ``fnnet.precision.Mixed(model,
+    "mixed_bfloat16")``, so ``Dense(dtype=...)`` is a TypeError that says so.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Refuse per-layer dtype arguments with a pointer to ``fnnet.precision.Mixed``."""
+        for name in _DTYPE_ARGUMENTS & kwargs.keys():
+            field_names = (
+                {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+            )
+            if name not in field_names:
+                raise TypeError(
+                    f"{cls.__name__} takes no {name}: fnnet sets precision for a whole model with "
+                    f'fnnet.precision.Mixed(model, "mixed_bfloat16") (float32 parameters, bfloat16 compute)'
+                )
+        return super().__new__(cls)
 
     def init(self, key: Array, in_shape: Shape) -> tuple[Shape, Params]:
         """Initialise parameters for a per-example input of shape ``in_shape``.

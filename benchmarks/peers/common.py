@@ -19,6 +19,15 @@ HIDDEN = 128  # LSTM/GRU hidden size
 FEATURES = 32  # LSTM/GRU input features per time step
 CLASSES = 10
 LEARNING_RATE = 1e-3
+DTYPES = ("float32", "bfloat16", "mixed_bfloat16")
+# mixed precision policies: float32 parameters, optimizer state and inputs; the model computes in the
+# policy's dtype (fnnet.precision.Mixed, a cast inside the hand-written step, torch.autocast)
+POLICIES = {"mixed_bfloat16": "bfloat16"}
+
+
+def compute_dtype(dtype: str) -> str:
+    """The dtype a Spec's model computes in: ``"bfloat16"`` for ``"mixed_bfloat16"``, else ``dtype``."""
+    return POLICIES.get(dtype, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +38,8 @@ class Spec:
         model: ``"mlp"`` (784-512-512-10), ``"cnn"`` (28x28x1, two conv3x3+relu+maxpool2, dense 128,
             dense 10), ``"lstm"`` or ``"gru"`` (``[B, T, 32]`` -> hidden 128 -> last state ->
             dense 10).
-        dtype: ``"float32"`` or ``"bfloat16"`` (parameters, optimizer state and inputs).
+        dtype: ``"float32"`` or ``"bfloat16"`` (parameters, optimizer state and inputs), or the policy
+            ``"mixed_bfloat16"``: float32 parameters, optimizer state and inputs, bfloat16 compute.
         batch: examples per step.
         seq_len: time steps T for the recurrent models (ignored by the others).
     """
@@ -42,8 +52,8 @@ class Spec:
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"Spec: model must be one of {MODELS}, got {self.model!r}")
-        if self.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"Spec: dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"Spec: dtype must be one of {DTYPES}, got {self.dtype!r}")
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -140,20 +150,26 @@ def jax_built(apply: Callable, init: Callable, spec: Spec, note: str = "", abstr
     """The standard hand-written JAX train step around ``apply(params, x) -> logits``.
 
     Adam (optax) and softmax cross-entropy in float32; the state ``(params, opt_state)`` is donated.
-    ``init(key) -> params`` (float32) is compiled as one computation. With ``abstract=True``
-    only the parameter count and output shape are found, by shape inference (nothing is run).
+    ``init(key) -> params`` (float32) is compiled as one computation. Under a policy (``POLICIES``) the
+    params stay float32 and are cast, with the inputs, to the compute dtype inside the loss. With
+    ``abstract=True`` only the parameter count and output shape are found, by shape inference (nothing is
+    run).
     """
     import jax
     import jax.numpy as jnp
     import optax
 
     optimizer = optax.adam(LEARNING_RATE)
+    policy = spec.dtype in POLICIES
+    stored = "float32" if policy else spec.dtype
 
     def init_state(key):
-        params = jax.tree.map(lambda a: a.astype(spec.dtype), init(key))
+        params = jax.tree.map(lambda a: a.astype(stored), init(key))
         return params, optimizer.init(params)
 
     def loss_fn(p, x, y):
+        if policy:
+            p, x = jax.tree.map(lambda a: a.astype(compute_dtype(spec.dtype)), (p, x))
         logits = apply(p, x).astype(jnp.float32)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
@@ -165,10 +181,10 @@ def jax_built(apply: Callable, init: Callable, spec: Spec, note: str = "", abstr
 
     if abstract:
         params = jax.eval_shape(init_state, jax.random.key(0))[0]
-        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct((1, *spec.in_shape), spec.dtype))
+        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct((1, *spec.in_shape), stored))
         return Built(param_count=jax_count(params), out_shape=tuple(out.shape[1:]), note=note)
     x, y = make_data(spec)
-    x = jnp.asarray(x).astype(spec.dtype)
+    x = jnp.asarray(x).astype(stored)
     state = jax.jit(init_state)(jax.random.key(0))  # one compile, not one per eager op
     out = jax.eval_shape(apply, state[0], x[:1])
     return Built(

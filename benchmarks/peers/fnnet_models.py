@@ -1,7 +1,8 @@
 """The four models in fnnet, timed through ``fnnet.make_train_step`` (what ``fnnet.fit`` runs).
 
 Every layer keeps its defaults (no formulation or implementation argument): the suite measures what a
-user gets.
+user gets. A policy row (``mixed_bfloat16``) wraps the model in ``fnnet.precision.Mixed``: float32
+parameters, optimizer state and inputs, bfloat16 compute.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import jax.numpy as jnp
 import optax
 
 import fnnet
-from benchmarks.peers.common import CLASSES, HIDDEN, LEARNING_RATE, Built, Spec, make_data
+from benchmarks.peers.common import CLASSES, HIDDEN, LEARNING_RATE, POLICIES, Built, Spec, make_data
 from fnnet.bench import cast_floats, param_count
 
 
@@ -50,6 +51,9 @@ def loss(logits, labels):
 def build(spec: Spec, abstract: bool = False) -> Built:
     """fnnet's model and jitted, donated train step for ``spec`` (``abstract``: shapes only)."""
     net = model(spec.model)
+    if spec.dtype in POLICIES:
+        net = fnnet.precision.Mixed(net, spec.dtype)
+    stored = "float32" if spec.dtype in POLICIES else spec.dtype  # parameters, optimizer state, inputs
     optimizer = optax.adam(LEARNING_RATE)
     if abstract:
         shapes = []
@@ -67,17 +71,18 @@ def build(spec: Spec, abstract: bool = False) -> Built:
     def init(key):
         state = fnnet.init_train_state(net, optimizer, key, spec.in_shape)
         return state._replace(
-            params=cast_floats(state.params, spec.dtype),
-            opt_state=cast_floats(state.opt_state, spec.dtype),
+            params=cast_floats(state.params, stored),
+            opt_state=cast_floats(state.opt_state, stored),
         )
 
     state = init(jax.random.key(0))
-    x = jnp.asarray(x).astype(spec.dtype)
+    x = jnp.asarray(x).astype(stored)
     out = jax.eval_shape(lambda p, xb: net.apply(p, xb), state.params, x[:1])
     return Built(
         param_count=param_count(state.params),
         out_shape=tuple(out.shape[1:]),
         step=fnnet.make_train_step(net, loss, optimizer),
         args=(state, (x, jnp.asarray(y))),
-        note="fnnet.make_train_step",
+        note="fnnet.make_train_step"
+        + (f", fnnet.precision.Mixed({spec.dtype!r})" if spec.dtype in POLICIES else ""),
     )

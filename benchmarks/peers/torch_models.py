@@ -1,15 +1,29 @@
 """The four models in PyTorch (CPU or CUDA), eager mode, ``torch.optim.Adam``.
 
 The CNN runs channels-last (PyTorch's fastest layout on CPU). PyTorch's LSTM has two bias vectors
-where the others have one: ``bias_hh`` is zeroed and frozen so the trainable parameters match.
+where the others have one: ``bias_hh`` is zeroed and frozen so the trainable parameters match. A policy
+row (``mixed_bfloat16``) keeps float32 parameters and inputs and runs the forward pass under
+``torch.autocast`` in bfloat16 (PyTorch's automatic mixed precision).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
-from benchmarks.peers.common import CLASSES, FEATURES, HIDDEN, LEARNING_RATE, Built, Spec, make_data
+from benchmarks.peers.common import (
+    CLASSES,
+    FEATURES,
+    HIDDEN,
+    LEARNING_RATE,
+    POLICIES,
+    Built,
+    Spec,
+    compute_dtype,
+    make_data,
+)
 
 
 class RNNClassifier(nn.Module):
@@ -56,7 +70,13 @@ def build(spec: Spec, abstract: bool = False) -> Built:
     ``abstract`` shortcut needed)."""
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[spec.dtype]
+    names = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    dtype = torch.float32 if spec.dtype in POLICIES else names[spec.dtype]  # parameters and inputs
+    autocast = (
+        (lambda: torch.autocast(device_type=device, dtype=names[compute_dtype(spec.dtype)]))
+        if spec.dtype in POLICIES
+        else contextlib.nullcontext
+    )
     net = _network(spec.model).to(device=device, dtype=dtype)
     x, y = make_data(spec)
     x, y = torch.from_numpy(x).to(device=device, dtype=dtype), torch.from_numpy(y).long().to(device)
@@ -69,7 +89,9 @@ def build(spec: Spec, abstract: bool = False) -> Built:
 
     def call():
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x).float(), y)
+        with autocast():
+            logits = net(x)
+        loss = loss_fn(logits.float(), y)
         loss.backward()
         optimizer.step()
         return loss
@@ -86,5 +108,6 @@ def build(spec: Spec, abstract: bool = False) -> Built:
         call=call,
         sync=sync,
         note=f"torch {torch.__version__} eager on {device}"
-        + (", channels_last" if spec.model == "cnn" else ""),
+        + (", channels_last" if spec.model == "cnn" else "")
+        + (f", torch.autocast({compute_dtype(spec.dtype)})" if spec.dtype in POLICIES else ""),
     )

@@ -2,7 +2,9 @@
 
 Both cast the floating-point parameters (and optimizer state) to the benchmark's dtype, time the
 compiled computation with ``fnnet.bench.benchmark`` and add the model's parameter count and output
-shape, the facts a comparison between frameworks must agree on.
+shape, the facts a comparison between frameworks must agree on. A mixed-precision policy name as the
+dtype (``"mixed_bfloat16"``, ``"mixed_float16"``) times the model wrapped in ``fnnet.precision.Mixed``:
+float32 parameters, optimizer state and inputs, the policy's compute dtype inside.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike, DTypeLike
 
+from fnnet import precision
 from fnnet.bench.timing import benchmark
 from fnnet.core import Layer, Params, Shape, State
 from fnnet.training import init_train_state, make_train_step
@@ -32,6 +35,14 @@ def cast_floats(tree: Any, dtype: DTypeLike) -> Any:
         return leaf
 
     return jax.tree.map(cast, tree)
+
+
+def _under(model: Layer, dtype: str) -> tuple[Layer, str]:
+    """``(model to time, dtype of its parameters and inputs)``: a policy name wraps the model in ``Mixed``."""
+    if dtype.startswith("mixed_"):
+        policy = precision.get_policy(dtype)
+        return precision.Mixed(model, policy), policy.param_dtype
+    return model, dtype
 
 
 def param_count(params: Params) -> int:
@@ -70,7 +81,8 @@ def train_step_benchmark(
         x: one batch of inputs ``[B, ...]`` (cast to ``dtype`` if floating).
         y: its targets ``[B, ...]``.
         key: the initialisation key (default ``jax.random.key(0)``).
-        dtype: parameters, optimizer state and floating inputs are cast to it.
+        dtype: parameters, optimizer state and floating inputs are cast to it; or a policy name such
+            as ``"mixed_bfloat16"`` (see the module docstring).
         **options: passed to ``benchmark`` (``warmup``, ``number``, ``repeats``, ...).
 
     Returns:
@@ -78,13 +90,14 @@ def train_step_benchmark(
         ``kind="train_step"``.
     """
     key = jax.random.key(0) if key is None else key
+    model, stored = _under(model, dtype)
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(dtype)
+        x = x.astype(stored)
     y = jnp.asarray(y)
     state = init_train_state(model, optimizer, key, tuple(x.shape[1:]))
     state = state._replace(
-        params=cast_floats(state.params, dtype), opt_state=cast_floats(state.opt_state, dtype)
+        params=cast_floats(state.params, stored), opt_state=cast_floats(state.opt_state, stored)
     )
     step = make_train_step(model, loss, optimizer)
     facts = _model_facts(model, state.params, tuple(x.shape[1:]), x.dtype)
@@ -107,7 +120,7 @@ def forward_benchmark(
         model: the model.
         params: its parameters (cast to ``dtype``).
         x: a batch of inputs ``[B, ...]`` (cast to ``dtype`` if floating).
-        dtype: the dtype of the computation.
+        dtype: the dtype of the computation, or a policy name such as ``"mixed_bfloat16"``.
         model_state: the model's state, for models with batch statistics.
         **options: passed to ``benchmark``.
 
@@ -115,10 +128,11 @@ def forward_benchmark(
         The ``benchmark`` result plus ``param_count``, ``out_shape``, ``batch_size`` and
         ``kind="forward"``.
     """
+    model, stored = _under(model, dtype)
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(dtype)
-    params = cast_floats(params, dtype)
+        x = x.astype(stored)
+    params = cast_floats(params, stored)
     in_shape = tuple(x.shape[1:])
     model_state = model.init_state(in_shape) if model_state is None else model_state
 

@@ -1,4 +1,9 @@
-"""Normalisation over channels: ``BatchNorm`` (explicit running statistics) and ``LayerNorm``."""
+"""Normalisation over channels: ``BatchNorm`` (explicit running statistics) and ``LayerNorm``.
+
+Both compute their statistics and the normalisation in float32 when given bfloat16 or float16 inputs (or
+parameters), and return the input's dtype: a mean and variance over many values lose too much in 8 or 11
+bits of mantissa (Keras and Flax do the same). ``BatchNorm``'s running statistics stay float32.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,13 @@ from fnnet.core import (
     check_params,
     format_shape,
 )
+
+
+def _dtypes(x: Array) -> tuple[jnp.dtype, jnp.dtype]:
+    """``(output dtype, statistics dtype)``: the statistics in float32 for bfloat16 and float16 inputs, in
+    the input's own dtype for wider ones; the output in the input's floating dtype."""
+    dtype = jnp.promote_types(x.dtype, jnp.float32)
+    return (x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else dtype), dtype
 
 
 def _check_feature_params(layer: Layer, params: Params, x: Array) -> None:
@@ -97,6 +109,8 @@ class BatchNorm(Layer):
         del key
         _check_feature_params(self, params, x)
         check_input(self, x, tuple(params["scale"].shape))
+        out_dtype, dtype = _dtypes(x)
+        x = x.astype(dtype)
         if training:
             axes = tuple(range(x.ndim - 1))
             n = x.size // x.shape[-1]
@@ -110,9 +124,10 @@ class BatchNorm(Layer):
             }
         else:
             mean, var = state["mean"], state["var"]
-        inv = params["scale"] / jnp.sqrt(var + self.epsilon)
-        y = add_trailing(x * inv.reshape((1,) * (x.ndim - 1) + inv.shape), params["offset"] - mean * inv)
-        return y, state
+        inv = params["scale"].astype(dtype) / jnp.sqrt(var.astype(dtype) + self.epsilon)
+        shift = params["offset"].astype(dtype) - mean.astype(dtype) * inv
+        y = add_trailing(x * inv.reshape((1,) * (x.ndim - 1) + inv.shape), shift)
+        return y.astype(out_dtype), state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,8 +154,11 @@ class LayerNorm(Layer):
         del key, training
         _check_feature_params(self, params, x)
         check_input(self, x, tuple(params["scale"].shape))
+        out_dtype, dtype = _dtypes(x)
+        x = x.astype(dtype)
         mean = jnp.mean(x, axis=-1, keepdims=True)
         centred = x - mean
         var = jnp.mean(jnp.square(centred), axis=-1, keepdims=True)
         y = centred / jnp.sqrt(var + self.epsilon)
-        return add_trailing(y * params["scale"].reshape((1,) * (x.ndim - 1) + (-1,)), params["offset"])
+        scale, offset = params["scale"].astype(dtype), params["offset"].astype(dtype)
+        return add_trailing(y * scale.reshape((1,) * (x.ndim - 1) + (-1,)), offset).astype(out_dtype)

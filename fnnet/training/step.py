@@ -11,6 +11,14 @@ gradients, and the RBM (``fnnet.unsupervised.rbm.cd_grad``) supplies the CD-k es
 one step: the step's key is ``fold_in(state.key, state.step)``; ``grad_fn`` gives the loss and the
 gradient; the optax optimizer turns the gradient into an update; the update is applied only if the
 loss is finite, so a NaN never reaches the parameters or the optimizer's moments.
+
+A ``grad_fn`` may also skip a step whose loss is finite: a boolean ``logs["skipped"]`` leaves the
+parameters and the optimizer's state as they were (the step still counts, its batch consumed).
+``supervised_grad`` does so under dynamic loss scaling (``fnnet.precision.Mixed`` with a
+``DynamicLossScale``, float16): it scales the loss by the scale in the model state, unscales the
+gradients, and on non-finite gradients skips the step and lowers the scale. Outputs in bfloat16 or
+float16 are cast to float32 before the loss, so the loss and the metrics are never computed in half
+precision.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from fnnet import precision
 from fnnet.core import Layer, Params, State
 from fnnet.training.state import TrainState
 
@@ -43,6 +52,11 @@ __all__ = [
 def supervised_grad(model: Layer, loss: Loss, metrics: Metrics | None = None) -> GradFn:
     """The gradient of ``loss(model(x), y)`` for batches ``(x, y)``, as a ``grad_fn``.
 
+    Half-precision outputs are cast to float32 before ``loss`` and ``metrics``. If ``model`` is a
+    ``fnnet.precision.Mixed`` with a loss scale, the loss is scaled and the gradients unscaled; a step
+    with non-finite gradients is skipped (``logs["skipped"]``) and the scale adjusted in the model
+    state; ``logs["loss_scale"]`` is the scale the step used.
+
     Args:
         model: the model, applied in training mode with the step's key.
         loss: ``loss(outputs, targets) -> scalar``.
@@ -52,18 +66,31 @@ def supervised_grad(model: Layer, loss: Loss, metrics: Metrics | None = None) ->
         ``grad_fn(params, model_state, batch, key) -> (loss, grads, model_state, logs)``.
     """
     metrics = dict(metrics or {})
+    scaled = precision.loss_scaling(model)  # the Mixed model whose loss is scaled, or None
+    if scaled is not None and (taken := sorted({"skipped", "loss_scale"} & set(metrics))):
+        raise ValueError(f"supervised_grad: metric name {taken[0]!r} is loss scaling's own log; rename it")
 
     def grad_fn(
         params: Params, model_state: State, batch: tuple[Array, Array], key: Array
     ) -> tuple[Array, Params, State, dict[str, Array]]:
         x, y = batch
+        scale = None if scaled is None else scaled.split_state(model_state)[1]
+        factor = jnp.float32(1) if scale is None else scale["scale"]
 
-        def objective(p: Params) -> tuple[Array, tuple[Array, State]]:
+        def objective(p: Params) -> tuple[Array, tuple[Array, Array, State]]:
             out, new_state = model.apply_with_state(p, model_state, x, key=key, training=True)
-            return loss(out, y), (out, new_state)
+            out = precision.full_precision(out)
+            value = loss(out, y)
+            return (value if scale is None else value * factor), (value, out, new_state)
 
-        (value, (out, new_state)), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        return value, grads, new_state, {name: fn(out, y) for name, fn in metrics.items()}
+        (_, (value, out, new_state)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        logs = {name: fn(out, y) for name, fn in metrics.items()}
+        if scaled is None or scale is None:
+            return value, grads, new_state, logs
+        grads = jax.tree.map(lambda g: g / factor.astype(g.dtype), grads)
+        grads_finite = precision.all_finite(grads)
+        new_state = scaled.end_step(model_state, new_state, grads_finite)
+        return value, grads, new_state, {**logs, "skipped": ~grads_finite, "loss_scale": factor}
 
     return grad_fn
 
@@ -99,7 +126,10 @@ def step_from_grad(
     """The un-jitted step ``step(state, batch) -> (state, logs)`` around one gradient computation.
 
     If the loss is not finite, the parameters and model state are left unchanged, the optimizer is
-    given a zero gradient and ``state.step`` does not advance; ``logs["finite"]`` reports it.
+    given a zero gradient and ``state.step`` does not advance; ``logs["finite"]`` reports it. If the
+    ``grad_fn``'s logs hold ``skipped`` (loss scaling's overflow), a skipped step leaves the parameters
+    and the optimizer's state exactly as they were, keeps the ``grad_fn``'s model state and advances
+    ``state.step``; its ``update_norm`` is reported as inf (no update was made, so ``tol`` cannot fire).
 
     Args:
         optimizer: any optax GradientTransformation.
@@ -117,7 +147,11 @@ def step_from_grad(
         step_key = jax.random.fold_in(state.key, state.step)  # dead code, so free, without randomness
         value, grads, model_state, extra = grad_fn(state.params, state.model_state, batch, step_key)
         finite = jnp.isfinite(value)
-        params, opt_state, updates = guarded_update(optimizer, grads, state, finite)
+        skipped = extra.get("skipped")
+        applied = finite if skipped is None else finite & ~skipped
+        params, opt_state, updates = guarded_update(optimizer, grads, state, applied)
+        if skipped is not None:  # a skipped step leaves the optimizer's state as it was, bit for bit
+            opt_state = jax.tree.map(lambda n, o: jnp.where(skipped, o, n), opt_state, state.opt_state)
         new_state = TrainState(
             params=params,
             opt_state=opt_state,
@@ -127,7 +161,8 @@ def step_from_grad(
         )
         logs = {"loss": value, "finite": finite}
         if track_update_norm:
-            logs["update_norm"] = optax.tree.norm(updates)
+            norm = optax.tree.norm(updates)
+            logs["update_norm"] = norm if skipped is None else jnp.where(skipped, jnp.inf, norm)
         return new_state, {**logs, **extra}
 
     return step
