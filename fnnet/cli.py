@@ -1,8 +1,9 @@
-"""The ``fnnet`` command line: list and run the experiments, summarise a named model.
+"""The ``fnnet`` command line: list and run the experiments, summarise a named model or a saved file.
 
     fnnet list                       the experiments, one line each
     fnnet run NAME [options] [-- experiment options]
     fnnet summary NAME [--input-shape 28,28,1]
+    fnnet summary FILE [--input-shape 28,28,1]     a checkpoint or parameters file
 
 Experiments are the modules of the ``experiments`` package (the repository's ``experiments/``
 folder, installed with fnnet: importable from a wheel, the checkout or ``pip install -e .``) that follow
@@ -11,6 +12,8 @@ its parser and ``main(argv)`` runs it. ``fnnet run NAME`` imports ``experiments.
 added to ``sys.path``. ``--experiments-dir DIR`` (or ``$FNNET_EXPERIMENTS_DIR``) lists and runs the
 scripts of another folder instead, each loaded from its file. ``fnnet run`` shows a progress bar for
 every ``fit`` inside the experiment (unless ``--quiet``), then a table of the metrics it returned.
+``--log-dir DIR`` makes every ``fit`` inside it write CSV and TensorBoard logs, per step and per
+epoch, to ``DIR/fit_001``, ``DIR/fit_002``, ... (``fnnet.training.metric_logs``; needs tensorboardX).
 Mistakes get a one-line message and a non-zero exit status.
 """
 
@@ -25,6 +28,7 @@ import pathlib
 import sys
 import traceback
 import types
+from typing import Any
 
 __all__ = ["default_experiments_dir", "discover", "load", "main"]
 
@@ -88,11 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out-dir")
     run.add_argument("--device", choices=["cpu", "gpu", "cuda", "rocm", "tpu"])
+    run.add_argument(
+        "--log-dir",
+        help="write every fit's metrics per step and per epoch as CSV and TensorBoard logs here "
+        "(one subfolder per fit; view with tensorboard --logdir DIR)",
+    )
     run.add_argument("--quiet", action="store_true", help="print nothing")
     run.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    summary = sub.add_parser("summary", help="the layer table of a named model")
-    summary.add_argument("name")
-    summary.add_argument("--input-shape", help="per-example input shape, e.g. 28,28,1")
+    summary = sub.add_parser("summary", help="the layer table of a named model, or what a saved file holds")
+    summary.add_argument("name", help="a model of fnnet.course.zoo, or a .safetensors / .fnnet file")
+    summary.add_argument(
+        "--input-shape", help="per-example input shape, e.g. 28,28,1 (for a file: also print the layer table)"
+    )
     return parser
 
 
@@ -157,13 +168,21 @@ def _cmd_run(args: argparse.Namespace, extra: list[str], folder: pathlib.Path, p
         value = getattr(args, option)
         if value is not None:
             argv += [f"--{option.replace('_', '-')}", str(value)]
+    if args.log_dir is not None:
+        from fnnet.training.metric_logs import tensorboard_writer
+
+        try:
+            tensorboard_writer()
+        except ImportError as err:
+            return _fail(f"--log-dir: {err}")
     argv += ["--quiet"] if args.quiet else []
     argv += [a for a in extra if a != "--"]
+    from fnnet.training.metric_logs import logging_to
     from fnnet.training.progress import progress_enabled
 
     try:
         module = load(args.name, None if packaged else folder)
-        with progress_enabled(not args.quiet):
+        with progress_enabled(not args.quiet), logging_to(args.log_dir):
             metrics = module.main(argv)
     except SystemExit as err:  # the experiment's own argparse error (already printed)
         return err.code if isinstance(err.code, int) else 2
@@ -176,29 +195,88 @@ def _cmd_run(args: argparse.Namespace, extra: list[str], folder: pathlib.Path, p
     if not args.quiet and isinstance(metrics, dict):
         print(f"\n{args.name}: results")
         print(_metrics_table(metrics))
+    if not args.quiet and args.log_dir:
+        print(f"metric logs in {args.log_dir} (view them with: tensorboard --logdir {args.log_dir})")
     return 0
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise ValueError(f"--input-shape must be integers joined by commas, got {text!r}") from None
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from fnnet import summary
     from fnnet.course import zoo
 
+    if pathlib.Path(args.name).suffix in (".safetensors", ".fnnet") or pathlib.Path(args.name).is_file():
+        return _cmd_summary_file(pathlib.Path(args.name), args.input_shape)
     try:
         entry = zoo.get(args.name)
-    except KeyError as err:
-        return _fail(err.args[0])
-    in_shape = entry.in_shape
-    if args.input_shape:
-        try:
-            in_shape = tuple(int(d) for d in args.input_shape.split(","))
-        except ValueError:
-            return _fail(f"--input-shape must be integers joined by commas, got {args.input_shape!r}")
-    try:
+        in_shape = _input_shape(args.input_shape) if args.input_shape else entry.in_shape
         print(f"{entry.name}: {entry.description}; input {list(in_shape)}")
         print(summary(entry.factory(), in_shape))
-    except ValueError as err:  # ShapeError for an input shape the model cannot take
+    except KeyError as err:
+        return _fail(err.args[0])
+    except ValueError as err:  # a bad --input-shape, or a ShapeError for one the model cannot take
         return _fail(str(err))
     return 0
+
+
+def _cmd_summary_file(path: pathlib.Path, input_shape: str | None) -> int:
+    """What a saved file holds: its kind, step and model, each tensor, and the layer table if asked."""
+    from fnnet import configs, summary
+    from fnnet.training import checkpoint
+
+    if not path.is_file():
+        return _fail(f"{path}: no such file")
+    try:
+        arrays, info = checkpoint.load_checkpoint(path)
+        in_shape = _input_shape(input_shape) if input_shape else None
+    except (checkpoint.CheckpointError, ValueError) as err:
+        return _fail(str(err))
+    kind, step, version = info.get("kind"), info.get("step"), info.get("fnnet_version")
+    print(f"{path}: fnnet {kind}, step {step}, saved by fnnet {version}")
+    print(f"model: {info.get('model_repr') or 'not stored'}")
+    if info.get("model") is None:
+        print(f"  (no config: {info.get('model_error')})")
+    count = 0
+    for name, array in sorted(arrays.items()):
+        print(f"  {name:<48} {str(list(array.shape)):<18} {array.dtype}")
+        count += int(getattr(array, "size", 0))
+    print(f"{len(arrays)} arrays, {count:,} values")
+    if in_shape is not None:
+        if info.get("model") is None:
+            return _fail(f"{path} holds no model config, so it has no layer table")
+        try:
+            model = configs.from_config(info["model"])
+            if info.get("kind") == "params":
+                _check_fits(path, model, in_shape)
+            print(summary(model, in_shape))
+        except (configs.ConfigError, ValueError) as err:
+            return _fail(f"{path}: {err}")
+    return 0
+
+
+def _check_fits(path: pathlib.Path, model: Any, in_shape: tuple[int, ...]) -> None:
+    """Raise ValueError naming the first parameter whose stored shape is not the model's at ``in_shape``."""
+    import jax
+
+    from fnnet.training import checkpoint
+
+    params, _, _ = checkpoint.load_params(path)
+    flat = jax.tree_util.tree_flatten_with_path
+    stored = {jax.tree_util.keystr(p): tuple(a.shape) for p, a in flat(params)[0]}
+    abstract = jax.eval_shape(lambda key: model.init(key, in_shape)[1], jax.random.key(0))
+    wanted = {jax.tree_util.keystr(p): tuple(a.shape) for p, a in flat(abstract)[0]}
+    for name in sorted(set(stored) | set(wanted)):
+        if stored.get(name) != wanted.get(name):
+            raise ValueError(
+                f"its parameters do not fit input shape {list(in_shape)}: params{name} is "
+                f"{stored.get(name)} in the file, {wanted.get(name)} for that input"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,10 @@
-"""fnnet.training.callbacks: EarlyStopping's rule, CSVLogger's file, the hooks' order."""
+"""fnnet.training.callbacks: EarlyStopping's rule and the hooks' order (metric logs: test_metric_logs.py)."""
 
-import csv
-
-import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
 import pytest
 
 import fnnet as fn
-from fnnet.training.callbacks import CallbackList, CSVLogger, EarlyStopping, Run
+from fnnet.training.callbacks import CallbackList, EarlyStopping, Run
 
 
 def drive(rule, values, monitor="val_loss"):
@@ -80,28 +75,3 @@ def test_callback_list_calls_in_order_and_the_first_reason_wins():
 
     hooks = CallbackList([Named("a"), Named("b", "b stops"), Named("c", "c stops")])
     assert hooks.epoch_end(None, 0, {}) == "b stops" and calls == ["a", "b", "c"]
-
-
-def _small_fit(tmp_path, **kwargs):
-    rng = np.random.RandomState(0)
-    x = rng.randn(40, 3).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int32)
-    model = fn.Sequential(fn.Dense(4), fn.activations.tanh, fn.Dense(2))
-    return fn.fit(
-        model, fn.losses.softmax_cross_entropy, optax.sgd(0.3), x, y, key=jax.random.key(0), epochs=3,
-        batch_size=10, validation_data=(x, y), **kwargs,
-    )  # fmt: skip
-
-
-@pytest.mark.parametrize("fused", [False, True])
-def test_csv_logger_writes_the_history_per_epoch_and_every_step(tmp_path, fused):
-    epochs, steps = tmp_path / "epochs.csv", tmp_path / "steps.csv"
-    result = _small_fit(tmp_path, fused=fused, callbacks=[CSVLogger(epochs), CSVLogger(steps, per_step=True)])
-    rows = list(csv.DictReader(epochs.open()))
-    assert len(rows) == 3
-    for name in ("loss", "val_loss", "epoch"):
-        np.testing.assert_allclose([float(r[name]) for r in rows], result.history[name], rtol=1e-6)
-    step_rows = list(csv.DictReader(steps.open()))
-    assert [int(float(r["step"])) for r in step_rows] == list(range(1, 13))
-    per_epoch = np.array([float(r["loss"]) for r in step_rows]).reshape(3, 4).mean(axis=1)
-    np.testing.assert_allclose(per_epoch, result.history["loss"], rtol=1e-5)

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import pytest
 
+import fnnet as fn
 from fnnet import cli
 from fnnet.course import zoo
 
@@ -196,3 +198,40 @@ def test_console_script_is_registered():
     section = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
     target = re.search(r'^fnnet = "fnnet\.cli:(\w+)"$', section, re.M)
     assert target and callable(getattr(cli, target.group(1)))
+
+
+def test_summary_of_a_saved_file_lists_its_tensors_and_rebuilds_its_model(tmp_path, capsys):
+    model = fn.Sequential(fn.Dense(5), fn.activations.relu, fn.Dense(2))
+    _, params = model.init(jax.random.key(0), (3,))
+    path = fn.training.checkpoint.save_params(tmp_path / "m.safetensors", params, model=model, step=7)
+    assert cli.main(["summary", str(path), "--input-shape", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: fnnet params, step 7" in out
+    assert re.search(r"0\.kernel\s+\[3, 5\]\s+float32", out), out
+    assert "4 arrays, 32 values" in out  # 3*5 + 5 + 5*2 + 2
+    assert "total params: 32" in out  # the layer table of the rebuilt model
+
+
+@pytest.mark.parametrize(
+    "contents, argv_tail, message",
+    [
+        (None, [], "no such file"),
+        (b"not a checkpoint at all", [], "m.safetensors"),
+        ("params", ["--input-shape", "3x"], "--input-shape must be integers"),
+        (
+            "params",
+            ["--input-shape", "4"],
+            r"do not fit input shape \[4\]: params\['0'\]\['kernel'\] is \(3, 5\)",
+        ),
+    ],
+)
+def test_summary_of_a_bad_file_gets_a_message(tmp_path, capsys, contents, argv_tail, message):
+    path = tmp_path / "m.safetensors"
+    if contents == "params":
+        model = fn.Sequential(fn.Dense(5), fn.activations.relu, fn.Dense(2))
+        fn.training.checkpoint.save_params(path, model.init(jax.random.key(0), (3,))[1], model=model)
+    elif contents is not None:
+        path.write_bytes(contents)
+    assert cli.main(["summary", str(path), *argv_tail]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and re.search(message, err), err

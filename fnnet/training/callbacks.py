@@ -11,7 +11,8 @@ A callback overrides any of four hooks; each gets the ``Run``, the live record o
 In a fused epoch (``fit(fused=True)``) the steps run in one dispatch, so ``step_end`` is called for
 each of them at the epoch's end, with ``run.fused`` True and ``run.state`` the epoch's final state.
 
-Example, a CSV logger in a few lines (``CSVLogger`` below is the full version)::
+Example, a loss printer in a few lines (the CSV and TensorBoard loggers are in
+``fnnet.training.metric_logs``)::
 
     class PrintLoss(fnnet.training.callbacks.Callback):
         def epoch_end(self, run, epoch, logs):
@@ -20,20 +21,19 @@ Example, a CSV logger in a few lines (``CSVLogger`` below is the full version)::
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
-import pathlib
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 
-from fnnet.training.checkpoint import CheckpointManager
+from fnnet import configs
+from fnnet.training.checkpoint import CheckpointError, CheckpointManager
 from fnnet.training.state import TrainState
 
-__all__ = ["Callback", "CallbackList", "CSVLogger", "Checkpoint", "EarlyStopping", "Run"]
+__all__ = ["Callback", "CallbackList", "Checkpoint", "EarlyStopping", "Run"]
 
 
 @dataclasses.dataclass
@@ -43,7 +43,8 @@ class Run:
     Attributes:
         model: the model being trained.
         epochs: the number of epochs asked for.
-        steps_per_epoch: optimizer steps in a full epoch.
+        steps_per_epoch: optimizer steps in a full epoch; None for a stream without a length until
+            its first epoch has ended.
         batch_size: examples per step.
         state: the current TrainState.
         history: ``{name: [value per epoch]}`` so far.
@@ -57,7 +58,7 @@ class Run:
 
     model: Any
     epochs: int
-    steps_per_epoch: int
+    steps_per_epoch: int | None
     batch_size: int
     state: TrainState
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
@@ -187,7 +188,10 @@ class Checkpoint(Callback):
     EarlyStopping restore). A fused epoch cannot stop at a multiple of ``every``: it saves at the
     end of the epoch in which one is reached. With ``resume``, ``begin`` restores the newest
     checkpoint, mid-epoch if need be: a killed run resumed with the same ``key`` ends with exactly
-    the parameters of an uninterrupted run. (EarlyStopping counters restart.)
+    the parameters of an uninterrupted run. (EarlyStopping counters restart.) A checkpoint of another
+    run is refused (``CheckpointError`` naming the difference): another model config, batch size,
+    training data size or key. To continue with a new batch size, load the state with
+    ``load_checkpoint`` and pass it to ``fit(state=...)`` as a new run.
 
     Args:
         directory: a folder, or a ``fnnet.training.checkpoint.CheckpointManager``.
@@ -217,16 +221,24 @@ class Checkpoint(Callback):
         restored = self.manager.restore(run.state)
         if restored is None:
             return
-        run.state, manifest = restored
+        state, manifest = restored
+        check_resume(self.manager.path(int(state.step)), manifest.get("run"), _run_info(run))
+        run.state = state
         run.step = self.saved = int(run.state.step)
-        done = run.step // run.steps_per_epoch
+        done = run.step // run.steps_per_epoch if run.steps_per_epoch else 0  # else fit says why it can't
         history = manifest["metadata"].get("history", {})
         # epochs completed before the save; an interrupted epoch is recorded again when it completes
         run.history = {name: values[:done] for name, values in history.items()}
 
     def _save(self, run: Run) -> None:
         if run.step != self.saved:
-            self.manager.save(run.state, step=run.step, model=run.model, metadata={"history": run.history})
+            self.manager.save(
+                run.state,
+                step=run.step,
+                model=run.model,
+                metadata={"history": run.history},
+                run=_run_info(run),
+            )
             self.saved = run.step
 
     def step_end(self, run: Run, logs: dict) -> None:
@@ -244,37 +256,44 @@ class Checkpoint(Callback):
         self._save(run)
 
 
-class CSVLogger(Callback):
-    """Append one row per epoch (or per step) of the logs to a CSV file.
+def _run_info(run: Run) -> dict:
+    """What a resumed run must share with the saved one."""
+    try:
+        model = configs.to_config(run.model)
+    except configs.ConfigError:  # user code in the model: its repr is the best description there is
+        model = repr(run.model)
+    return {"model": model, "batch_size": run.batch_size, "num_examples": run.num_examples, "key": run.key_id}
 
-    Args:
-        path: the file; its folder is created. An existing file is overwritten at ``begin``.
-        per_step: write every step's logs instead of every epoch's history values.
+
+_RESUME_HINT = "resume with the same {what} as the saved run, or save this run in another folder"
+
+
+def check_resume(path: Any, saved: dict | None, now: dict) -> None:
+    """Refuse to resume a checkpoint of another run: a different model, batch size, data size or key.
+
+    ``saved`` is None for checkpoints written before fnnet stored the run (nothing to check).
+
+    Raises:
+        CheckpointError: naming the file, what differs, and both values.
     """
-
-    def __init__(self, path: str | os.PathLike[str], per_step: bool = False) -> None:
-        self.path, self.per_step = pathlib.Path(path), per_step
-        self.columns: list[str] | None = None
-
-    def begin(self, run: Run) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("")
-        self.columns = None
-
-    def _write(self, row: dict) -> None:
-        row = {k: float(v) for k, v in row.items()}
-        with self.path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns or list(row), extrasaction="ignore")
-            if self.columns is None:
-                self.columns = list(row)
-                writer.writeheader()
-            writer.writerow(row)
-
-    def step_end(self, run: Run, logs: dict) -> None:
-        if self.per_step:
-            self._write({"step": run.step, **logs})
-
-    def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
-        if not self.per_step:
-            self._write(logs)
-        return None
+    if saved is None:
+        return
+    if isinstance(saved.get("model"), dict) and isinstance(now["model"], dict):
+        where = configs.diff(saved["model"], now["model"])
+    else:
+        where = None if saved.get("model") == now["model"] else f"{saved.get('model')!r} vs {now['model']!r}"
+    if where:
+        raise CheckpointError(
+            f"{path} was saved by another model ({where}, saved vs now); " + _RESUME_HINT.format(what="model")
+        )
+    if saved.get("key") != now["key"]:
+        raise CheckpointError(
+            f"{path} was saved by a run with another key (fingerprint {saved.get('key')}, "
+            f"this fit's {now['key']}); " + _RESUME_HINT.format(what="key")
+        )
+    for field, what in (("batch_size", "batch_size"), ("num_examples", "training data size")):
+        if saved.get(field) != now[field]:
+            raise CheckpointError(
+                f"{path} was saved with {what} {saved.get(field)}, this fit has {now[field]}; "
+                + _RESUME_HINT.format(what=what)
+            )

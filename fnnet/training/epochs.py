@@ -5,28 +5,40 @@ Every loop in fnnet cuts data into minibatches the same way: epoch ``e`` visits 
 partial batch, so every step has one shape and compiles once. Overall step ``s`` is step ``s % S`` of
 epoch ``s // S``, which is how a resumed run replays exactly the batches it would have seen.
 
-Three loops consume a step ``step(state, batch) -> (state, logs)``:
+Four loops consume a step ``step(state, batch) -> (state, logs)``:
 
 * ``per_step_epoch``: a Python loop that dispatches the jitted step once per minibatch;
+* ``stream_epoch``: the same loop over a stream's batches (``fnnet.training.streams``), which are
+  in whatever order the stream gives them, not the plan's;
 * ``fused_epoch``: the whole epoch as one ``lax.while_loop`` dispatch over device-resident data;
 * ``make_epoch_fn``: unlabelled data (GAN, RBM), one ``lax.scan`` dispatch per epoch.
 
-The first two stop at the same place: after ``limit`` steps, at the first step whose loss is not
+The first three stop at the same place: after ``limit`` steps, at the first step whose loss is not
 finite, or (with ``tol``, the course's stopping rule) after the first update smaller than ``tol``.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["EpochPlan", "check_batch_size", "fused_epoch", "make_epoch_fn", "per_step_epoch", "split_batches"]
+__all__ = [
+    "EpochPlan",
+    "check_batch_size",
+    "fused_epoch",
+    "make_epoch_fn",
+    "per_step_epoch",
+    "split_batches",
+    "stream_epoch",
+]
 
 
 def split_batches(perm: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
@@ -124,6 +136,38 @@ def per_step_epoch(
     if not taken:
         return state, {}
     return state, {name: np.array([logs[name] for logs in taken]) for name in taken[0]}
+
+
+def stream_epoch(
+    train_step: Callable,
+    state: Any,
+    batches: Iterator,
+    first: int,
+    limit: int,
+    tol: float | None,
+    after_step: Callable | None = None,
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """Steps ``first .. limit - 1`` of a streamed epoch: ``per_step_epoch`` over the stream's batches.
+
+    A stream cannot jump to a batch, so after a resume the ``first`` batches the epoch already
+    trained on are drawn and discarded.
+
+    Args:
+        train_step: ``train_step(state, batch) -> (state, logs)``.
+        state: the TrainState to start from.
+        batches: the epoch's batches from its start (consumed only as far as training goes).
+        first: the epoch's first step to run (batches before it are skipped).
+        limit: one past its last step to run.
+        tol: as for ``per_step_epoch``.
+        after_step: as for ``per_step_epoch``.
+
+    Returns:
+        ``(state, logs)`` as ``per_step_epoch`` gives them.
+    """
+    collections.deque(itertools.islice(batches, first), maxlen=0)  # skip, keeping nothing
+    return per_step_epoch(
+        train_step, state, itertools.islice(batches, max(limit - first, 0)), tol, after_step
+    )
 
 
 def fused_epoch(step: Callable, plan: EpochPlan, tol: float | None) -> Callable:

@@ -1,9 +1,12 @@
-"""``evaluate`` and ``predict``: a model in evaluation mode over a data set, in batches."""
+"""``evaluate`` and ``predict``: a model in evaluation mode over a data set, in batches.
+
+``evaluate_batches`` does what ``evaluate`` does over a stream of ``(x, y)`` batches.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +14,7 @@ import numpy as np
 
 from fnnet.core import Layer, Params, State
 
-__all__ = ["evaluate", "predict"]
+__all__ = ["evaluate", "evaluate_batches", "predict"]
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 Metrics = Mapping[str, Callable[[jax.Array, jax.Array], jax.Array]]
@@ -75,26 +78,80 @@ def evaluate(
     return {name: total / n for name, total in totals.items()}
 
 
-def _check_labels(model: Layer, params: Params, model_state: State, x: Data, y: Data) -> None:
-    """Refuse integer labels outside ``0..K-1``, ``K`` the model's outputs (traced abstractly, free)."""
+def evaluate_batches(
+    model: Layer,
+    params: Params,
+    batches: Iterable[tuple[Data, Data]],
+    *,
+    loss: Loss | None = None,
+    metrics: Metrics | None = None,
+    model_state: State | None = None,
+) -> dict[str, float]:
+    """``evaluate`` over a stream of ``(x [B, ...], y [B, ...])`` batches, each read once.
+
+    Batches may differ in size (a last partial batch is fine; each new size compiles once).
+
+    Args:
+        model: the model.
+        params: its parameters.
+        batches: an iterable of ``(x, y)`` pairs (a list, a generator, a grain DataLoader).
+        loss: ``loss(outputs, targets)``, reported as ``"loss"`` (optional).
+        metrics: ``name -> fn(outputs, targets)``, each a per-batch mean.
+        model_state: the model's state (running statistics), if it has any.
+
+    Returns:
+        ``{name: float}``, the mean over all the batches' examples (each batch weighted by its size).
+
+    Raises:
+        ValueError: the batches hold no example, or (as ``evaluate``) integer class labels out of range,
+            naming the batch.
+    """
+    run = _eval_batch_fn(model, loss, tuple(sorted((metrics or {}).items())))
+    model_state = {} if model_state is None else model_state
+    totals: dict[str, float] = {}
+    n, classes = 0, None
+    for index, (xb, yb) in enumerate(batches):
+        try:
+            classes = _check_labels(model, params, model_state, xb, yb, classes)
+        except ValueError as err:
+            raise ValueError(f"evaluate_batches: batch {index}: {err}") from None
+        logs = run(params, model_state, jnp.asarray(xb), jnp.asarray(yb))
+        for name, value in logs.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * len(xb)
+        n += len(xb)
+    if not n:
+        raise ValueError("evaluate_batches: the batches held no examples; pass at least one (x, y) batch")
+    return {name: total / n for name, total in totals.items()}
+
+
+def _check_labels(
+    model: Layer, params: Params, model_state: State, x: Data, y: Data, classes: int | None = None
+) -> int | None:
+    """Refuse integer labels outside ``0..K-1``, ``K`` the model's outputs (traced abstractly, free).
+
+    Returns ``K`` when ``y`` holds class labels, else None; pass it back as ``classes`` to skip the
+    trace for a later batch of the same kind.
+    """
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.integer) or not len(y):
-        return
-    probe = jax.ShapeDtypeStruct(
-        (1, *np.shape(x)[1:]), jax.dtypes.canonicalize_dtype(np.asarray(x[:1]).dtype)
-    )
-    out = jax.eval_shape(
-        lambda p, s, xb: model.apply_with_state(p, s, xb, training=False)[0], params, model_state, probe
-    )
-    if tuple(out.shape[1:-1]) != tuple(y.shape[1:]):
-        return  # not class labels for these outputs (e.g. integer regression targets)
-    classes = out.shape[-1]
+        return None
+    if classes is None:
+        probe = jax.ShapeDtypeStruct(
+            (1, *np.shape(x)[1:]), jax.dtypes.canonicalize_dtype(np.asarray(x[:1]).dtype)
+        )
+        out = jax.eval_shape(
+            lambda p, s, xb: model.apply_with_state(p, s, xb, training=False)[0], params, model_state, probe
+        )
+        if tuple(out.shape[1:-1]) != tuple(y.shape[1:]):
+            return None  # not class labels for these outputs (e.g. integer regression targets)
+        classes = int(out.shape[-1])
     bad = y[(y < 0) | (y >= classes)]
     if bad.size:
         raise ValueError(
             f"evaluate: y labels must be in 0..{classes - 1} (the model has {classes} outputs), "
             f"found {int(bad[0])} ({bad.size} of {y.size} out of range)"
         )
+    return classes
 
 
 @functools.lru_cache(maxsize=64)

@@ -41,7 +41,7 @@ class ProgressBar(Callback):
 
     def begin(self, run: Run) -> None:
         self.epochs, self.steps_per_epoch = run.epochs, run.steps_per_epoch
-        self.epoch = run.step // run.steps_per_epoch
+        self.epoch = run.step // run.steps_per_epoch if run.steps_per_epoch else 0
         self.started = time.time()
 
     def _open(self) -> Any:
@@ -62,7 +62,7 @@ class ProgressBar(Callback):
 
     def step_end(self, run: Run, logs: dict) -> None:
         if self.bar is None:  # the epoch from the run, so a Checkpoint listed after the bar resumes right
-            self.epoch = max(run.step - 1, 0) // run.steps_per_epoch
+            self.epoch = max(run.step - 1, 0) // run.steps_per_epoch if run.steps_per_epoch else self.epoch
         bar = self._open()
         self.count += 1
         for name, value in _fmt(logs).items():
@@ -74,7 +74,9 @@ class ProgressBar(Callback):
     def epoch_end(self, run: Run, epoch: int, logs: dict) -> str | None:
         self.epoch = epoch
         bar = self._open()
-        bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
+        self.steps_per_epoch = run.steps_per_epoch  # a stream without a length: known after epoch 1
+        if self.steps_per_epoch is not None:
+            bar.update(self.steps_per_epoch - bar.n)  # the fused loop reports whole epochs
         bar.set_postfix(_fmt(logs))
         bar.close()
         self.bar, self.epoch, self.started = None, epoch + 1, time.time()

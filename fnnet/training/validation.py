@@ -1,4 +1,9 @@
-"""``fit``'s input checks: everything about the data that can be wrong, said before the first step."""
+"""``fit``'s input checks: everything about the data that can be wrong, said before the first step.
+
+Arrays are checked whole (``validate``); a stream of ``(x, y)`` batches (``fnnet.training.streams``)
+has its first batch checked the same way (``validate_stream``), and every later batch is held to the
+first one's shapes as it arrives (``streams.BatchChecker``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ import jax
 import numpy as np
 
 from fnnet.core import ShapeError, format_shape
+from fnnet.training.batches import BatchChecker, as_pair, check_labels, is_numeric
 from fnnet.training.epochs import check_batch_size
+from fnnet.training.streams import Stream
 
-__all__ = ["validate"]
+__all__ = ["is_pair", "validate", "validate_stream"]
 
 
 def validate(
@@ -25,7 +32,8 @@ def validate(
     batch_size: int,
     params: Any = None,
     validation_data: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    epochs: int = 1,
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """Check ``fit``'s arguments before training: the optimizer, the key, lengths, dtypes, the batch
     size, shapes and labels.
 
@@ -42,10 +50,12 @@ def validate(
         x, y: the training inputs and targets, as given.
         batch_size: the requested batch size.
         params: the parameters to start from, or None for fresh ones (then only their shapes are used).
-        validation_data: ``(x_val, y_val)`` or None.
+        validation_data: ``(x_val, y_val)``, a stream of ``(x, y)`` batches, or None.
+        epochs: the epochs asked for (a one-shot validation stream serves only one).
 
     Returns:
-        ``(x, y)`` as NumPy arrays.
+        ``(x, y, validation_data)``: NumPy arrays, and the validation data as a pair of NumPy arrays,
+        a ``Stream`` or None.
     """
     _check_optimizer(optimizer)
     _check_key(key)
@@ -55,33 +65,121 @@ def validate(
     if params is None:
         _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
     _check_pair(model, loss, params, x, y, in_shape, ("x", "y"))
-    if validation_data is not None:
-        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-            raise TypeError(
-                f"fit: validation_data must be a pair (x_val, y_val), got {type(validation_data)}"
-            )
+    return x, y, _check_validation(model, loss, params, validation_data, in_shape, epochs)
+
+
+def validate_stream(
+    model: Any,
+    loss: Callable,
+    optimizer: Any,
+    key: Any,
+    source: Any,
+    batch_size: int | None,
+    params: Any = None,
+    validation_data: Any = None,
+    epochs: int = 1,
+    *,
+    fused: bool = False,
+    data_parallel: bool = False,
+) -> tuple[Stream, Any]:
+    """``validate`` for a stream of ``(x, y)`` batches: its first batch is checked as arrays are.
+
+    Args:
+        model, loss, optimizer, key, params, validation_data, epochs: as for ``validate``.
+        source: the training batches, an iterable of ``(x, y)``; its first batch is read.
+        batch_size: None, or the batch size asked for, which must be the first batch's.
+        fused, data_parallel: ``fit``'s flags; a stream refuses both.
+
+    Returns:
+        ``(stream, validation_data)``: a ``fnnet.training.streams.Stream`` whose ``checker`` every
+        later training batch passes, and the validation data as for ``validate``.
+    """
+    _check_optimizer(optimizer)
+    _check_key(key)
+    if hasattr(source, "shape") or hasattr(source, "__array__"):
+        raise TypeError(
+            "fit: y is missing: pass the targets y [N, ...] with the inputs x, or pass x alone as an "
+            f"iterable of (x, y) batches to stream them (got an array of shape {list(np.shape(source))})"
+        )
+    stream = Stream(source, "the training stream", fused=fused, data_parallel=data_parallel)
+    stream.check_epochs(epochs)
+    x, y = as_pair(stream.peek(), f"fit: batch 0 of {stream.name}")
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size != len(x)):
+        raise ValueError(
+            f"fit: batch_size={batch_size!r} but the first batch of {stream.name} has {len(x)} examples; "
+            "with a stream the batches set the batch size: leave batch_size out or make them match"
+        )
+    in_shape = tuple(x.shape[1:])
+    if params is None:
+        _, params = jax.eval_shape(lambda k: model.init(k, in_shape), jax.random.key(0))
+    names = (f"batch 0 of {stream.name}: x", f"batch 0 of {stream.name}: y")
+    classes = _check_pair(model, loss, params, x, y, in_shape, names)
+    stream.checker = BatchChecker(x, y, classes, stream.name, whole_batches=True)
+    return stream, _check_validation(model, loss, params, validation_data, in_shape, epochs)
+
+
+def _check_validation(
+    model: Any, loss: Callable, params: Any, validation_data: Any, in_shape: tuple, epochs: int
+) -> Any:
+    """The validation data checked: None, a pair of NumPy arrays, or a Stream with its checker."""
+    if validation_data is None:
+        return None
+    streamed = not is_pair(validation_data)
+    if streamed and isinstance(validation_data, tuple | list) and not _is_batch(validation_data[:1]):
+        raise TypeError(
+            "fit: validation_data must be a pair (x_val, y_val) or an iterable of (x, y) batches, got a "
+            f"{type(validation_data).__name__} of {len(validation_data)} that is neither"
+        )
+    if streamed:
+        validation_data = Stream(validation_data, "the validation stream")
+        validation_data.check_epochs(epochs)
+        x_val, y_val = as_pair(validation_data.peek(), f"fit: batch 0 of {validation_data.name}")
+    else:
         x_val, y_val = (_as_array(a, f"validation {n}") for a, n in zip(validation_data, "xy", strict=True))
-        if tuple(x_val.shape[1:]) != in_shape:
-            raise ValueError(
-                f"fit: validation x has examples of shape {list(x_val.shape[1:])} but the training x "
-                f"has {list(in_shape)}; they must match"
-            )
-        try:
-            _check_pair(model, loss, params, x_val, y_val, in_shape, ("validation x", "validation y"))
-        except ShapeError as err:
-            raise err.within("validation data") from None
-    return x, y
+    if tuple(x_val.shape[1:]) != in_shape:
+        raise ValueError(
+            f"fit: validation x has examples of shape {list(x_val.shape[1:])} but the training x "
+            f"has {list(in_shape)}; they must match"
+        )
+    try:
+        classes = _check_pair(model, loss, params, x_val, y_val, in_shape, ("validation x", "validation y"))
+    except ShapeError as err:
+        raise err.within("validation data") from None
+    if not streamed:
+        return x_val, y_val
+    validation_data.checker = BatchChecker(x_val, y_val, classes, validation_data.name, whole_batches=False)
+    return validation_data
+
+
+def is_pair(value: Any) -> bool:
+    """Whether ``validation_data`` is one pair ``(x_val, y_val)`` rather than a list of batches.
+
+    A tuple or list of two counts as a pair unless both its items are themselves pairs of arrays
+    (``[(x0, y0), (x1, y1)]``, two batches).
+    """
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        return False
+    return not _is_batch(value)
+
+
+def _is_batch(items: Any) -> bool:
+    """Whether every item is a pair of arrays, as a list of batches holds (and a pair of rows does not)."""
+    return bool(items) and all(
+        isinstance(v, tuple | list) and len(v) == 2 and all(hasattr(a, "shape") for a in v) for v in items
+    )
 
 
 def _check_pair(
-    model: Any, loss: Callable, params: Any, x: np.ndarray, y: np.ndarray, in_shape: tuple, names: tuple
-) -> None:
+    model: Any, loss: Callable, params: Any, x: Any, y: Any, in_shape: tuple, names: tuple
+) -> int | None:
+    """Check one data set (or one batch) against the model; return the number of classes when ``y``
+    holds integer class labels, else None."""
     if len(x) != len(y):
         raise ValueError(
             f"fit: {names[0]} has {len(x)} examples but {names[1]} has {len(y)}; they must match"
         )
     for name, arr in zip(names, (x, y), strict=True):
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        if not is_numeric(arr.dtype):
             raise TypeError(f"fit: {name} must be numeric, got dtype {arr.dtype}")
 
     def forward(params: Any, xb: jax.Array) -> jax.Array:
@@ -96,15 +194,10 @@ def _check_pair(
     except ShapeError as err:
         _explain_extra_axes(loss, out.shape, x.shape, y, err)
         raise
-    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out.shape) - 1 and len(y):
-        classes = out.shape[-1]
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"fit: {names[1]} labels must be in 0..{classes - 1} (the model has {classes} outputs), "
-                f"found {bad}"
-            )
+    if not (np.issubdtype(y.dtype, np.integer) and y.ndim == len(out.shape) - 1):
+        return None
+    check_labels(y, out.shape[-1], f"fit: {names[1]}")
+    return int(out.shape[-1])
 
 
 def _explain_extra_axes(
@@ -132,7 +225,8 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     ):
         raise TypeError(
             f"fit: {name} must be an array [N, ...] (NumPy, JAX, or a list of equal-shaped rows), got "
-            f"a {type(value).__name__}, which has no length; collect it first, e.g. np.stack(list(...))"
+            f"a {type(value).__name__}, which has no length; collect it first, e.g. np.stack(list(...)), or, "
+            "if it yields (x, y) batches, pass it as x alone (y left out) to stream it"
         )
     try:
         array = np.asarray(value)
