@@ -22,12 +22,17 @@ The top level holds the layer protocol, the layers and combinators, and training
 - **Training** (``fnnet.training``): ``fnnet.training.fit``, ``fnnet.training.state``,
   ``fnnet.training.step`` (the one step builder), ``fnnet.training.epochs`` (``EpochPlan``),
   ``fnnet.training.stopping`` (``StopRule``), the callbacks ``fnnet.training.callbacks`` and
-  ``fnnet.training.progress``, ``fnnet.training.evaluation``, ``fnnet.training.validation``.
+  ``fnnet.training.progress``, metric logs ``fnnet.training.metric_logs``, streamed data
+  ``fnnet.training.streams`` and ``fnnet.training.batches``, ``fnnet.training.evaluation``,
+  ``fnnet.training.validation``.
+- **Mixed precision**: ``fnnet.precision`` (``Mixed``, ``Policy``, ``DynamicLossScale``): float32
+  parameters with bfloat16 or float16 compute, around any model.
 - **The course's algorithms** (``fnnet.course``): ``fnnet.course.perceptron_rule``,
   ``fnnet.course.gradient_descent``, ``fnnet.course.zoo``.
 - **Data** (``fnnet.data``): ``fnnet.data.arrays``, ``fnnet.data.tabular``, ``fnnet.data.idx`` (MNIST),
   ``fnnet.data.sequences``.
-- **Tools**: the command line ``fnnet.cli``, checkpoints ``fnnet.training.checkpoint``, interop
+- **Tools**: the command line ``fnnet.cli``, checkpoints ``fnnet.training.checkpoint`` (safetensors files
+  ``fnnet.training.tensorfile``, model configs ``fnnet.configs``), interop
   (``fnnet.interop``) with the scikit-learn estimators ``fnnet.interop.sklearn``, data parallelism
   ``fnnet.training.parallel``, DP-SGD ``fnnet.training.privacy``, benchmarking ``fnnet.bench``
   (``fnnet.bench.timing``, ``fnnet.bench.models``, ``fnnet.bench.device``, ``fnnet.bench.host_memory``)
@@ -38,6 +43,7 @@ The top level holds the layer protocol, the layers and combinators, and training
 from fnnet import (
     activations,
     bench,
+    configs,
     course,
     data,
     initializers,
@@ -45,6 +51,7 @@ from fnnet import (
     layers,
     losses,
     metrics,
+    precision,
     sampling,
     training,
     unsupervised,
@@ -120,6 +127,7 @@ __all__ = [
     "activations",
     "as_layer",
     "bench",
+    "configs",
     "course",
     "data",
     "evaluate",
@@ -132,6 +140,7 @@ __all__ = [
     "make_step_fn",
     "make_train_step",
     "metrics",
+    "precision",
     "predict",
     "sampling",
     "summary",

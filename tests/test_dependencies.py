@@ -16,10 +16,15 @@ import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-# Optional parts of the package (never imported by `import fnnet`) and the one extra package they may import:
-# the scikit-learn estimators and their solver modules, and the loader of scikit-learn's data sets.
-OPTIONAL = {"fnnet/interop/sklearn.py": "sklearn", "fnnet/interop/_mlp_*.py": "sklearn"}
-OPTIONAL |= {"fnnet/data/tabular.py": "sklearn"}  # imports it inside load_tabular
+# Optional parts of the package (never imported by `import fnnet`), the one extra package each may import and
+# the extra that installs it: the scikit-learn estimators and their solver modules, the loader of
+# scikit-learn's data sets, and the TensorBoard writer of the metric logs.
+OPTIONAL = {
+    "fnnet/interop/sklearn.py": ("sklearn", "sklearn"),
+    "fnnet/interop/_mlp_*.py": ("sklearn", "sklearn"),
+}
+OPTIONAL |= {"fnnet/data/tabular.py": ("sklearn", "sklearn")}  # imports it inside load_tabular
+OPTIONAL |= {"fnnet/training/metric_logs.py": ("tensorboardX", "logs")}  # imports it inside TensorBoardLogger
 
 
 def _name(requirement: str) -> str:
@@ -87,10 +92,10 @@ def test_the_core_install_covers_import_fnnet_and_its_progress_bars():
 
 def test_optional_modules_are_covered_by_their_extra():
     core = set(imports("fnnet", skip=tuple(OPTIONAL)))
-    for pattern, module in OPTIONAL.items():
+    for pattern, (module, extra) in OPTIONAL.items():
         found = {m for m, files in imports("fnnet").items() if fnmatch.filter(files, pattern)}
         assert found <= {module, *core}, pattern
-        assert distributions_of(module) & closure(["sklearn"]), pattern
+        assert distributions_of(module) & closure([extra]), pattern
 
 
 # Blocks every package that only an extra installs, then uses the core: import, fit with a progress bar.
