@@ -52,12 +52,13 @@ def timed(fn_: object) -> float:
     return (time.perf_counter() - started) * 1e3
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Time every job of the module docstring, interleaved, and print the medians and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--width", type=int, default=DEFAULTS["width"])
     parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"])
     parser.add_argument("--dir", default=DEFAULTS["dir"])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import orbax.checkpoint as ocp
     import safetensors.numpy
