@@ -16,7 +16,7 @@ F, H, B, T = 3, 5, 4, 6
 @pytest.mark.parametrize(
     "backend,cell,dtype,want",
     [
-        ("cpu", fn.LSTMCell(H), jnp.float32, "fused"),
+        ("cpu", fn.LSTMCell(H), jnp.float32, "fused"),  # "onednn" is by name only (fnnet.layers._onednn)
         ("cpu", fn.GRUCell(H), jnp.bfloat16, "fused"),
         ("cpu", fn.SimpleRNNCell(H), jnp.float32, "scan"),
         ("gpu", fn.LSTMCell(H), jnp.float32, "cudnn"),
@@ -53,7 +53,7 @@ def test_auto_on_a_gpu_runs_the_lstm_through_cudnn(monkeypatch):
 
 @pytest.mark.parametrize("formulation", ["concat", "split", "hoisted", "xla", None])
 def test_unknown_and_removed_formulations_name_the_layer_value_and_choices(formulation):
-    allowed = r"\('auto', 'scan', 'fused', 'cudnn'\)"
+    allowed = r"\('auto', 'scan', 'fused', 'cudnn', 'onednn'\)"
     with pytest.raises(ValueError, match=rf"RNN: formulation must be one of {allowed}, got {formulation!r}"):
         fn.RNN(fn.LSTMCell(H), formulation=formulation)
     with pytest.raises(ValueError, match=r"got RNN\(cell=LSTMCell\(hidden_size=5"):

@@ -11,10 +11,13 @@ the same function, to rounding (``tests/test_recurrent_torch.py`` checks each ag
   per-step ``x @ W_x + h @ W_h`` scan differentiated by autodiff (float32, batch 32, T 25-100; the
   suite's hand-written JAX peer, benchmarks/RESULTS.md).
 * ``"cudnn"``: the LSTM through cuDNN (``fnnet.layers.cudnn``), NVIDIA GPUs, float32 only.
+* ``"onednn"``: the LSTM and GRU through oneDNN's RNN primitives on the CPU (``fnnet.layers._onednn``,
+  the ``fnnet[onednn]`` extra and a C++ compiler), float32, full-length sequences.
 
 ``RNN(formulation="auto")`` (the default) picks per backend with ``choose``: ``"fused"`` on CPU for the
 LSTM and GRU, ``"cudnn"`` on a GPU for a float32 LSTM, ``"scan"`` everywhere else (the fused path is
-tuned for XLA:CPU and has not been measured on a GPU).
+tuned for XLA:CPU and has not been measured on a GPU; ``"onednn"`` is chosen by name only, see
+``fnnet.layers._onednn``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from fnnet.layers import cudnn, fused
+from fnnet.layers import _onednn, cudnn, fused
 from fnnet.layers.cells import GRUCell, LSTMCell, _Cell
 
 if TYPE_CHECKING:
@@ -107,9 +110,23 @@ def cudnn_scan(
     return cudnn.lstm_cudnn(params, carry, xs, lengths)
 
 
-SCANS: dict[str, Scan] = {"scan": scan, "fused": fused_scan, "cudnn": cudnn_scan}
+def onednn_scan(
+    cell: _Cell, params: dict, carry: dict, xs: jax.Array, lengths: jax.Array | None, unroll: int = 1
+) -> tuple[jax.Array, dict]:
+    """The LSTM or GRU by oneDNN's RNN primitives on the CPU (``unroll`` does not apply); ``(ys, carry)``."""
+    if lengths is not None:
+        raise ValueError("formulation 'onednn' runs full-length sequences only; use 'fused' with lengths")
+    layer = _onednn.lstm_layer if isinstance(cell, LSTMCell) else _onednn.gru_layer
+    return layer(params, carry, xs)
+
+
+SCANS: dict[str, Scan] = {"scan": scan, "fused": fused_scan, "cudnn": cudnn_scan, "onednn": onednn_scan}
 # the cells a formulation exists for
-CELLS: dict[str, tuple[type[_Cell], ...]] = {"fused": tuple(_FUSED), "cudnn": (LSTMCell,)}
+CELLS: dict[str, tuple[type[_Cell], ...]] = {
+    "fused": tuple(_FUSED),
+    "cudnn": (LSTMCell,),
+    "onednn": (LSTMCell, GRUCell),
+}
 FORMULATIONS = ("auto", *SCANS)
 
 
@@ -148,8 +165,9 @@ def auto(cell: _Cell, dtype: DTypeLike) -> str:
 def choose(layer: RNN, dtype: DTypeLike) -> Scan:
     """The scan function ``layer`` runs on sequences of ``dtype``; ValueError if it cannot run here."""
     formulation = auto(layer.cell, dtype) if layer.formulation == "auto" else layer.formulation
-    if formulation == "cudnn":
-        reason = cudnn.unavailable_reason(dtype)
+    reasons = {"cudnn": cudnn.unavailable_reason, "onednn": _onednn.unavailable_reason}
+    if formulation in reasons:
+        reason = reasons[formulation](dtype)
         if reason:
             raise ValueError(f"{type(layer).__name__}: {reason}; got {layer!r}")
     return SCANS[formulation]

@@ -67,7 +67,9 @@ class RNN(Layer):
             ``"scan"`` otherwise; ``"scan"`` is the reference, a ``lax.scan`` of the cell's step
             ``cell(params, carry, x_t)`` differentiated by autodiff; ``"fused"`` (LSTM, GRU) has
             a hand-written backward pass (``fnnet.layers.fused``); ``"cudnn"`` (LSTM on an NVIDIA
-            GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``).
+            GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``);
+            ``"onednn"`` (LSTM and GRU on the CPU, float32, full-length sequences, ``unroll``
+            ignored) calls oneDNN's (the ``fnnet[onednn]`` extra; built on first use).
 
     ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after

@@ -1,0 +1,48 @@
+"""The LSTM and GRU through oneDNN's fused RNN primitives on the CPU (``formulation="onednn"``).
+
+PyTorch's CPU LSTM and GRU run oneDNN's RNN primitive, which keeps the whole recurrence in one
+multi-threaded kernel; an XLA scan runs its body one op at a time. This package calls the same
+primitives from JAX: ``rnn.cc`` holds XLA FFI handlers for oneDNN's LSTM and linear-before-reset
+GRU (PyTorch's GRU, fnnet's ``GRUCell``), forward (inference and training) and backward, compiled on
+first use into a per-user cache (``build``), loaded and registered once per process (``loader``),
+and wrapped as ``jax.custom_vjp`` functions whose residual is oneDNN's workspace (``ops``).
+
+It needs the ``fnnet[onednn]`` extra and a C++ compiler; without them ``formulation="onednn"``
+raises a ValueError saying what to install. ``"auto"`` does not take it yet: with glibc's default
+allocator XLA page-faults its large workspace in every step, which makes it slower than the fused
+scan at T = 100 (``benchmarks/rnn_formulations.py``). One direction of one layer per call, float32,
+full-length sequences; the batch is split into equal chunks (``ops.chunks``) that run at once on
+XLA's intra-op threads.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import DTypeLike
+
+from fnnet.layers._onednn import build, loader
+from fnnet.layers._onednn.build import Unavailable
+from fnnet.layers._onednn.ops import gru_layer, lstm_layer
+
+__all__ = ["Unavailable", "build", "gru_layer", "loader", "lstm_layer", "unavailable_reason"]
+
+
+DTYPES = (jnp.dtype(jnp.float32),)
+
+
+def unavailable_reason(dtype: DTypeLike) -> str | None:
+    """Why the oneDNN formulation cannot run sequences of ``dtype`` here, or None if it can.
+
+    Builds the extension on the first call in a process (a few seconds once per user, then cached).
+
+    Args:
+        dtype: the dtype of the sequences (``DTYPES``: float32).
+    """
+    backend = jax.default_backend()
+    if backend != "cpu":
+        return f"formulation 'onednn' runs on the CPU only; the default backend here is {backend!r}"
+    if jnp.dtype(dtype) not in DTYPES:
+        names = " and ".join(str(d) for d in DTYPES)
+        return f"formulation 'onednn' supports {names} sequences on this CPU, got {jnp.dtype(dtype)}"
+    return loader.unavailable_reason()
