@@ -15,13 +15,14 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.layers._onednn import loader
 
 _DNNL_TYPES = {jnp.dtype(jnp.float32): 3, jnp.dtype(jnp.bfloat16): 2}  # dnnl_data_type_t
 _LSTM, _GRU = 0, 1
 MIN_CHUNK = 8  # sequences per chunk: below it a chunk's matmuls get too thin to pay for a thread
-_GRU_GATES = jnp.array([1, 0, 2])  # fnnet's r, z, n -> oneDNN's u (= z), r, n
+_GRU_GATES = np.array([1, 0, 2])  # fnnet's r, z, n -> oneDNN's u (= z), r, n
 
 
 def _sds(shape: tuple[int, ...], dtype: jnp.dtype) -> jax.ShapeDtypeStruct:
