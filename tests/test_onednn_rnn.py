@@ -93,6 +93,27 @@ def test_equals_the_fused_scan_whatever_the_chunks(cell_cls, batch):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=2e-5)
 
 
+@pytest.mark.parametrize("cell_cls", CELLS)
+def test_a_pullback_whose_workspace_is_gone_recomputes_it(cell_cls):
+    """The training workspace stays in the extension under a ticket: a pullback called twice, or one
+    called after more than 64 newer forwards pushed its workspace out, recomputes it (same grads)."""
+    rnn = fn.RNN(cell_cls(16), formulation="onednn")
+    fused = fn.RNN(cell_cls(16), formulation="fused")
+    _, params = rnn.init(jax.random.key(0), (9, 4))
+    x = np.random.default_rng(4).normal(size=(16, 9, 4)).astype(np.float32)
+    want = jax.vjp(lambda p: fused.apply(p, x), params)[1](jnp.ones((16, 9, 16)))
+    ys, pullback = jax.vjp(lambda p: rnn.apply(p, x), params)
+    stale = jax.vjp(lambda p: rnn.apply(p, 2 * x), params)[1]
+    for _ in range(70):  # more forwards than the extension keeps workspaces for
+        jax.vjp(lambda p: rnn.apply(p, x), params)
+    for pulled in (pullback, pullback, stale):
+        got = pulled(jnp.ones_like(ys))
+        if pulled is stale:
+            want = jax.vjp(lambda p: fused.apply(p, 2 * x), params)[1](jnp.ones((16, 9, 16)))
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-5)
+
+
 def test_chunks_split_the_batch_evenly_over_the_cpus(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
     assert [ops.chunks(b) for b in (1, 8, 16, 24, 32, 33, 64, 100)] == [1, 1, 2, 3, 4, 3, 4, 4]

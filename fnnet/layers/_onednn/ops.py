@@ -63,7 +63,8 @@ def _forward(cell: int, train: bool, xs: jax.Array, *rest: jax.Array) -> tuple[j
     name = f"fnnet_{'lstm' if cell == _LSTM else 'gru'}_{'train' if train else 'infer'}"
     if train:
         dtypes = (xs.dtype, states[-1].dtype, b.dtype)  # the last state is the LSTM's c (the GRU's h)
-        outs.append(_sds((S, _workspace_bytes(cell, T, n, F, H, dtypes)), jnp.uint8))
+        _workspace_bytes(cell, T, n, F, H, dtypes)  # oneDNN takes this shape, or a clear error now
+        outs.append(_sds((), jnp.uint32))  # the ticket of the workspace the backward takes back
     return _call(name, tuple(outs), xs, *rest)
 
 
@@ -91,8 +92,8 @@ def lstm(
 
 
 def _lstm_fwd(xs, h0, c0, wl, wi, b):
-    ys, h, c, ws = _forward(_LSTM, True, xs, h0, c0, wl, wi, b)
-    return (ys, h, c), (xs, h0, c0, wl, wi, b, ys, h, c, ws)
+    ys, h, c, ticket = _forward(_LSTM, True, xs, h0, c0, wl, wi, b)
+    return (ys, h, c), (xs, h0, c0, wl, wi, b, ys, h, c, ticket)
 
 
 def _lstm_bwd(res, cotangents):
@@ -114,8 +115,8 @@ def gru(xs: jax.Array, h0: jax.Array, wl: jax.Array, wi: jax.Array, b: jax.Array
 
 
 def _gru_fwd(xs, h0, wl, wi, b):
-    ys, h, ws = _forward(_GRU, True, xs, h0, wl, wi, b)
-    return (ys, h), (xs, h0, wl, wi, b, ys, h, ws)
+    ys, h, ticket = _forward(_GRU, True, xs, h0, wl, wi, b)
+    return (ys, h), (xs, h0, wl, wi, b, ys, h, ticket)
 
 
 def _gru_bwd(res, cotangents):

@@ -2,29 +2,40 @@
 // custom calls (forward inference, forward training with oneDNN's workspace, backward).
 //
 // The batch comes split into S equal chunks, each a contiguous, time-major block; the chunks run at
-// once on XLA's intra-op thread pool, each through a single-threaded oneDNN primitive. (oneDNN's own
+// once on the extension's helper threads, each through a single-threaded oneDNN primitive. (oneDNN's own
 // OpenMP threads, one parallel region per time step, ran 2-3x slower inside an XLA process than alone
 // on this 2-core machine; independent chunks need no barrier per step.) Layouts, row-major:
-//   xs [S, T, n, F] (tnc per chunk)   h0/c0/hT/cT [S, n, H]   ys [S, T, n, H]   ws [S, bytes]
+//   xs [S, T, n, F] (tnc per chunk)   h0/c0/hT/cT [S, n, H]   ys [S, T, n, H]   ticket [] uint32
 //   w_layer [F, G, H], w_iter [H, G, H] (ldigo), bias [Gb, H] (ldgo); weight gradients [S, ...]
 //   (one per chunk, summed by the caller: oneDNN accumulates them).
 // Gate order is oneDNN's: LSTM i, f, g, o; GRU u (PyTorch's z), r, n, then the GRU's extra bias
 // (the one inside the reset product); fnnet/layers/_onednn/ops.py maps fnnet's parameters to these.
 // oneDNN may want the weights in its own blocked format: they are reordered once per call, shared
 // read-only by the chunks, and the weight gradients are reordered back.
+// The training forward's workspace (about 5x the gates of every step) is kept here, not in XLA's
+// buffers, and handed to the backward by a ticket (see Workspaces): XLA allocates a step's
+// temporaries afresh each step, and above glibc's 32 MB mmap ceiling that meant page-faulting the
+// whole workspace in every step.
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -49,15 +60,98 @@ dnnl::stream& stream() {
   return s;
 }
 
-// A 64-byte aligned byte buffer that only grows.
+// A 64-byte aligned byte buffer that only grows (dropping its contents when it does).
 struct Buffer {
   std::vector<char> bytes;
   void* get(size_t n) {
-    if (bytes.size() < n + 64) bytes.resize(n + 64);
+    if (bytes.size() < n + 64) std::vector<char>(n + 64).swap(bytes);
     auto p = reinterpret_cast<uintptr_t>(bytes.data());
     return reinterpret_cast<void*>((p + 63) & ~uintptr_t(63));
   }
 };
+
+// Training workspaces between a forward and its backward. The forward leases a buffer under a new
+// ticket (its only workspace output to XLA); the backward takes it back by that ticket. A ticket
+// that is gone (its backward ran already, e.g. a jax.vjp pullback called twice, or it was pushed
+// out) makes the backward recompute the workspace with the training forward, so gradients never
+// depend on this cache. Freed buffers are reused, so their pages stay mapped across steps.
+class Workspaces {
+ public:
+  static constexpr size_t kMaxLive = 64;  // leased and not taken back; older ones are pushed out
+
+  std::pair<uint32_t, Buffer*> lease(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_ptr<Buffer> buf = reuse(bytes);
+    Buffer* raw = buf.get();
+    uint32_t ticket = next_++;
+    live_.emplace_back(ticket, std::move(buf));
+    while (live_.size() > kMaxLive) {
+      release(std::move(live_.front().second));
+      live_.pop_front();
+    }
+    return {ticket, raw};
+  }
+
+  // The buffer leased under `ticket`, or null when it is gone.
+  std::unique_ptr<Buffer> take(uint32_t ticket) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = live_.begin(); it != live_.end(); ++it) {
+      if (it->first != ticket) continue;
+      auto buf = std::move(it->second);
+      live_.erase(it);
+      return buf;
+    }
+    return nullptr;
+  }
+
+  // A buffer of at least `bytes` for a recomputed workspace; hand it back with release().
+  std::unique_ptr<Buffer> scratch(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return reuse(bytes);
+  }
+
+  void give_back(std::unique_ptr<Buffer> buf) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    release(std::move(buf));
+  }
+
+ private:
+  // The smallest free buffer that holds `bytes`, else the largest one grown, else a new one.
+  std::unique_ptr<Buffer> reuse(size_t bytes) {
+    auto size = [](const std::unique_ptr<Buffer>& b) { return b->bytes.size(); };
+    auto best = free_.end();
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      bool fits = size(*it) >= bytes + 64;
+      bool best_fits = best != free_.end() && size(*best) >= bytes + 64;
+      if (best == free_.end() || (fits && (!best_fits || size(*it) < size(*best))) ||
+          (!fits && !best_fits && size(*it) > size(*best))) {
+        best = it;
+      }
+    }
+    std::unique_ptr<Buffer> buf = std::make_unique<Buffer>();
+    if (best != free_.end()) {
+      buf = std::move(*best);
+      free_.erase(best);
+    }
+    buf->get(bytes);
+    return buf;
+  }
+
+  void release(std::unique_ptr<Buffer> buf) {
+    free_.push_back(std::move(buf));
+    if (free_.size() > kMaxLive) free_.erase(free_.begin());
+  }
+
+  std::mutex mutex_;
+  uint32_t next_ = 0;
+  std::deque<std::pair<uint32_t, std::unique_ptr<Buffer>>> live_;
+  std::vector<std::unique_ptr<Buffer>> free_;
+};
+
+Workspaces& workspaces() {
+  static Workspaces* w = new Workspaces;  // never destroyed: a backward may run during exit
+  return *w;
+}
 
 memory::data_type dnnl_type(ffi::DataType t) {
   switch (t) {
@@ -130,7 +224,18 @@ std::shared_ptr<Prims> get(const Key& key) {
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  auto p = build(key);
+  // Built for one thread: a primitive sizes its work split by the threads OpenMP offers when it is
+  // made, and one made for more ran each chunk on that many threads, over-subscribing the CPUs.
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  std::shared_ptr<Prims> p;
+  try {
+    p = build(key);
+  } catch (...) {
+    omp_set_num_threads(threads);
+    throw;
+  }
+  omp_set_num_threads(threads);
   cache.emplace(key, p);
   return p;
 }
@@ -167,14 +272,58 @@ memory scratchpad(const dnnl::primitive_desc& pd) {
   return memory(md, engine(), buf.get(md.get_size()));
 }
 
-// Runs f(0), ..., f(S - 1) on the calling thread and on XLA's intra-op pool, each chunk on one thread
-// with oneDNN single-threaded; returns when all are done, rethrowing the first error. A pool task that
-// starts after every chunk was taken returns at once (it only touches the shared counters).
+// Threads of the extension's own that help run the chunks (the CPUs this process may use, less
+// the caller's). XLA's intra-op pool, tried first, often left a scheduled chunk unstarted until the
+// calling thread had run it too, serialising the chunks.
+class Helpers {
+ public:
+  Helpers() {
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    size_ = std::max(cpus, 1) - 1;
+    for (int i = 0; i < size_; ++i) std::thread([this] { loop(); }).detach();
+  }
+  int size() const { return size_; }
+  void submit(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [&] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  int size_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+Helpers& helpers() {
+  static Helpers* h = new Helpers;  // never destroyed: its threads live as long as the process
+  return *h;
+}
+
+// Runs f(0), ..., f(S - 1) on the calling thread and the helpers, each chunk on one thread with
+// oneDNN single-threaded; returns when all are done, rethrowing the first error. Chunks go to
+// whichever thread asks first, so the caller finishes them alone if the helpers are busy (another
+// device's call), and a helper that starts after every chunk was taken returns at once.
 template <class F>
-void for_each_chunk(ffi::ThreadPool& pool, int64_t S, F&& f) {
+void for_each_chunk(int64_t S, F&& f) {
   struct State {
-    std::atomic<int64_t> next{0};
-    int64_t done = 0;
+    std::atomic<int64_t> next{0}, done{0};
     std::mutex m;
     std::condition_variable cv;
     std::string error;
@@ -191,19 +340,21 @@ void for_each_chunk(ffi::ThreadPool& pool, int64_t S, F&& f) {
       }
       std::lock_guard<std::mutex> lock(st->m);
       if (!error.empty() && st->error.empty()) st->error = error;
-      if (++st->done == S) st->cv.notify_all();
+      if (st->done.fetch_add(1) + 1 == S) st->cv.notify_all();
     }
   };
-  int64_t helpers = std::min<int64_t>(S, pool.num_threads()) - 1;
-  for (int64_t k = 0; k < helpers; ++k) pool.Schedule([st, fp = &f, run] { run(st, fp); });
+  int64_t n = std::min<int64_t>(S - 1, helpers().size());
+  for (int64_t k = 0; k < n; ++k) helpers().submit([st, fp = &f, run] { run(st, fp); });
   run(st, &f);
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);  // then sleep
+  while (st->done.load() < S && std::chrono::steady_clock::now() < until) std::this_thread::yield();
   std::unique_lock<std::mutex> lock(st->m);
-  st->cv.wait(lock, [&] { return st->done == S; });
+  st->cv.wait(lock, [&] { return st->done.load() == S; });
   if (!st->error.empty()) throw std::runtime_error(st->error);
 }
 
 // Forward; `ws` is null for inference.
-void forward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
+void forward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
              ffi::AnyBuffer wl, ffi::AnyBuffer wi, ffi::AnyBuffer b, void* ys, void* hT, void* cT, void* ws) {
   auto [S, key] = key_of(cell, xs, h0, c0, b);
   auto p = get(key);
@@ -212,7 +363,7 @@ void forward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer 
   memory wl_m = as(pd.weights_desc(0), p->wl, wl.untyped_data(), wl_buf);
   memory wi_m = as(pd.weights_desc(1), p->wi, wi.untyped_data(), wi_buf);
   auto ws_md = pd.workspace_desc();
-  for_each_chunk(pool, S, [&](int64_t i) {
+  for_each_chunk(S, [&](int64_t i) {
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC_LAYER, mem(p->x, xs.untyped_data(), i)},
         {DNNL_ARG_SRC_ITER, mem(p->h, h0.untyped_data(), i)},
@@ -237,9 +388,9 @@ struct Grads {
   void *dxs, *dh0, *dc0, *dwl, *dwi, *db;
 };
 
-void backward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
+void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
               ffi::AnyBuffer wl, ffi::AnyBuffer wi, ffi::AnyBuffer b, ffi::AnyBuffer ys, ffi::AnyBuffer hT,
-              const ffi::AnyBuffer* cT, ffi::AnyBuffer ws, ffi::AnyBuffer dys, ffi::AnyBuffer dhT,
+              const ffi::AnyBuffer* cT, const void* ws, ffi::AnyBuffer dys, ffi::AnyBuffer dhT,
               const ffi::AnyBuffer* dcT, Grads g) {
   auto [S, key] = key_of(cell, xs, h0, c0, b);
   auto p = get(key);
@@ -248,7 +399,7 @@ void backward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer
   memory wl_m = as(pd.weights_desc(0), p->wl, wl.untyped_data(), wl_buf);
   memory wi_m = as(pd.weights_desc(1), p->wi, wi.untyped_data(), wi_buf);
   auto ws_md = pd.workspace_desc();
-  for_each_chunk(pool, S, [&](int64_t i) {
+  for_each_chunk(S, [&](int64_t i) {
     thread_local Buffer dwl_buf, dwi_buf;
     // The gradients oneDNN accumulates into, zeroed: the chunk's outputs when the layouts agree.
     auto zeroed = [i](const memory::desc& want, const memory::desc& user, void* out, Buffer& buf) {
@@ -268,7 +419,7 @@ void backward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer
         {DNNL_ARG_BIAS, mem(p->b, b.untyped_data())},
         {DNNL_ARG_DST_LAYER, mem(p->y, ys.untyped_data(), i)},
         {DNNL_ARG_DST_ITER, mem(p->h, hT.untyped_data(), i)},
-        {DNNL_ARG_WORKSPACE, mem(ws_md, ws.untyped_data(), i)},
+        {DNNL_ARG_WORKSPACE, mem(ws_md, ws, i)},
         {DNNL_ARG_DIFF_DST_LAYER, mem(p->y, dys.untyped_data(), i)},
         {DNNL_ARG_DIFF_DST_ITER, mem(p->h, dhT.untyped_data(), i)},
         {DNNL_ARG_DIFF_SRC_LAYER, mem(p->x, g.dxs, i)},
@@ -294,6 +445,37 @@ void backward(ffi::ThreadPool& pool, int cell, ffi::AnyBuffer xs, ffi::AnyBuffer
   });
 }
 
+// All S chunks' training workspace, in bytes.
+size_t workspace_bytes(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
+                       ffi::AnyBuffer b) {
+  auto [S, key] = key_of(cell, xs, h0, c0, b);
+  return size_t(S) * get(key)->fwd_pd.workspace_desc().get_size();
+}
+
+// The training forward: its workspace leased under a new ticket, written to `ticket`.
+void train(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
+           ffi::AnyBuffer wl, ffi::AnyBuffer wi, ffi::AnyBuffer b, void* ys, void* hT, void* cT, void* ticket) {
+  size_t bytes = workspace_bytes(cell, xs, h0, c0, b);
+  auto [id, buf] = workspaces().lease(bytes);
+  forward(cell, xs, h0, c0, wl, wi, b, ys, hT, cT, buf->get(bytes));
+  *static_cast<uint32_t*>(ticket) = id;
+}
+
+// The workspace the forward under `ticket` leased, or the same recomputed when it is gone.
+std::unique_ptr<Buffer> workspace(int cell, ffi::AnyBuffer ticket, ffi::AnyBuffer xs,
+                                  ffi::AnyBuffer h0, const ffi::AnyBuffer* c0, ffi::AnyBuffer wl,
+                                  ffi::AnyBuffer wi, ffi::AnyBuffer b, ffi::AnyBuffer ys, ffi::AnyBuffer hT) {
+  size_t bytes = workspace_bytes(cell, xs, h0, c0, b);
+  auto buf = workspaces().take(*static_cast<const uint32_t*>(ticket.untyped_data()));
+  if (buf && buf->bytes.size() >= bytes + 64) return buf;
+  if (buf) workspaces().give_back(std::move(buf));
+  buf = workspaces().scratch(bytes);
+  Buffer y, h, c;  // the recomputed outputs, the same as ys and hT (cT): discarded
+  forward(cell, xs, h0, c0, wl, wi, b, y.get(ys.size_bytes()), h.get(hT.size_bytes()),
+          c0 ? c.get(c0->size_bytes()) : nullptr, buf->get(bytes));
+  return buf;
+}
+
 template <class F>
 ffi::Error guarded(F&& f) {
   try {
@@ -308,45 +490,50 @@ ffi::Error guarded(F&& f) {
 
 using Buf = ffi::AnyBuffer;
 using Out = ffi::Result<ffi::AnyBuffer>;
-using Pool = ffi::ThreadPool;
 
-ffi::Error LstmInfer(Pool pool, Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out cT) {
+ffi::Error LstmInfer(Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out cT) {
   return guarded([&] {
-    forward(pool, kLstm, xs, h0, &c0, wl, wi, b, ys->untyped_data(), hT->untyped_data(), cT->untyped_data(),
+    forward(kLstm, xs, h0, &c0, wl, wi, b, ys->untyped_data(), hT->untyped_data(), cT->untyped_data(),
             nullptr);
   });
 }
-ffi::Error LstmTrain(Pool pool, Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out cT, Out ws) {
+ffi::Error LstmTrain(Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out cT,
+                     Out ticket) {
   return guarded([&] {
-    forward(pool, kLstm, xs, h0, &c0, wl, wi, b, ys->untyped_data(), hT->untyped_data(), cT->untyped_data(),
-            ws->untyped_data());
+    train(kLstm, xs, h0, &c0, wl, wi, b, ys->untyped_data(), hT->untyped_data(), cT->untyped_data(),
+          ticket->untyped_data());
   });
 }
-ffi::Error LstmBackward(Pool pool, Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Buf ys, Buf hT, Buf cT, Buf ws,
-                        Buf dys, Buf dhT, Buf dcT, Out dxs, Out dh0, Out dc0, Out dwl, Out dwi, Out db) {
+ffi::Error LstmBackward(Buf xs, Buf h0, Buf c0, Buf wl, Buf wi, Buf b, Buf ys, Buf hT, Buf cT,
+                        Buf ticket, Buf dys, Buf dhT, Buf dcT, Out dxs, Out dh0, Out dc0, Out dwl, Out dwi,
+                        Out db) {
   return guarded([&] {
     Grads g{dxs->untyped_data(), dh0->untyped_data(), dc0->untyped_data(),
             dwl->untyped_data(), dwi->untyped_data(), db->untyped_data()};
-    backward(pool, kLstm, xs, h0, &c0, wl, wi, b, ys, hT, &cT, ws, dys, dhT, &dcT, g);
+    auto ws = workspace(kLstm, ticket, xs, h0, &c0, wl, wi, b, ys, hT);
+    backward(kLstm, xs, h0, &c0, wl, wi, b, ys, hT, &cT, ws->get(0), dys, dhT, &dcT, g);
+    workspaces().give_back(std::move(ws));
   });
 }
-ffi::Error GruInfer(Pool pool, Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Out ys, Out hT) {
+ffi::Error GruInfer(Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Out ys, Out hT) {
   return guarded([&] {
-    forward(pool, kGru, xs, h0, nullptr, wl, wi, b, ys->untyped_data(), hT->untyped_data(), nullptr, nullptr);
+    forward(kGru, xs, h0, nullptr, wl, wi, b, ys->untyped_data(), hT->untyped_data(), nullptr, nullptr);
   });
 }
-ffi::Error GruTrain(Pool pool, Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out ws) {
+ffi::Error GruTrain(Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Out ys, Out hT, Out ticket) {
   return guarded([&] {
-    forward(pool, kGru, xs, h0, nullptr, wl, wi, b, ys->untyped_data(), hT->untyped_data(), nullptr,
-            ws->untyped_data());
+    train(kGru, xs, h0, nullptr, wl, wi, b, ys->untyped_data(), hT->untyped_data(), nullptr,
+          ticket->untyped_data());
   });
 }
-ffi::Error GruBackward(Pool pool, Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Buf ys, Buf hT, Buf ws, Buf dys,
+ffi::Error GruBackward(Buf xs, Buf h0, Buf wl, Buf wi, Buf b, Buf ys, Buf hT, Buf ticket, Buf dys,
                        Buf dhT, Out dxs, Out dh0, Out dwl, Out dwi, Out db) {
   return guarded([&] {
     Grads g{dxs->untyped_data(), dh0->untyped_data(), nullptr,
             dwl->untyped_data(), dwi->untyped_data(), db->untyped_data()};
-    backward(pool, kGru, xs, h0, nullptr, wl, wi, b, ys, hT, nullptr, ws, dys, dhT, nullptr, g);
+    auto ws = workspace(kGru, ticket, xs, h0, nullptr, wl, wi, b, ys, hT);
+    backward(kGru, xs, h0, nullptr, wl, wi, b, ys, hT, nullptr, ws->get(0), dys, dhT, nullptr, g);
+    workspaces().give_back(std::move(ws));
   });
 }
 
@@ -359,14 +546,14 @@ std::string last_error;
 #define RETS_2 .Ret<Buf>().Ret<Buf>()
 #define RETS_3 RETS_2.Ret<Buf>()
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_lstm_infer, LstmInfer, ffi::Ffi::Bind().Ctx<Pool>() ARGS_6 RETS_3);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_lstm_train, LstmTrain, ffi::Ffi::Bind().Ctx<Pool>() ARGS_6 RETS_3.Ret<Buf>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_lstm_infer, LstmInfer, ffi::Ffi::Bind() ARGS_6 RETS_3);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_lstm_train, LstmTrain, ffi::Ffi::Bind() ARGS_6 RETS_3.Ret<Buf>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_lstm_backward, LstmBackward,
-                              ffi::Ffi::Bind().Ctx<Pool>() ARGS_6 ARGS_6.Arg<Buf>() RETS_3 RETS_3);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_gru_infer, GruInfer, ffi::Ffi::Bind().Ctx<Pool>() ARGS_5 RETS_2);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_gru_train, GruTrain, ffi::Ffi::Bind().Ctx<Pool>() ARGS_5 RETS_3);
+                              ffi::Ffi::Bind() ARGS_6 ARGS_6.Arg<Buf>() RETS_3 RETS_3);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_gru_infer, GruInfer, ffi::Ffi::Bind() ARGS_5 RETS_2);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_gru_train, GruTrain, ffi::Ffi::Bind() ARGS_5 RETS_3);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(fnnet_gru_backward, GruBackward,
-                              ffi::Ffi::Bind().Ctx<Pool>() ARGS_5 ARGS_5 RETS_3.Ret<Buf>().Ret<Buf>());
+                              ffi::Ffi::Bind() ARGS_5 ARGS_5 RETS_3.Ret<Buf>().Ret<Buf>());
 
 // One chunk's training workspace, in bytes, or -1 (then fnnet_onednn_error says why).
 // dtypes are dnnl_data_type_t values for the data, the LSTM's c state and the bias.
