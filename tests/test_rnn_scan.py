@@ -1,5 +1,7 @@
 """The choice of formulation (``fnnet.layers._rnn_scan``) and the cells' projected step."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +18,8 @@ F, H, B, T = 3, 5, 4, 6
 @pytest.mark.parametrize(
     "backend,cell,dtype,want",
     [
-        ("cpu", fn.LSTMCell(H), jnp.float32, "fused"),  # "onednn" is by name only (fnnet.layers._onednn)
+        ("cpu", fn.LSTMCell(H), jnp.float32, "onednn"),  # the test extra installs oneDNN
+        ("cpu", fn.GRUCell(H), jnp.float32, "onednn"),
         ("cpu", fn.GRUCell(H), jnp.bfloat16, "fused"),
         ("cpu", fn.SimpleRNNCell(H), jnp.float32, "scan"),
         ("gpu", fn.LSTMCell(H), jnp.float32, "cudnn"),
@@ -29,6 +32,30 @@ def test_auto_picks_per_backend(monkeypatch, backend, cell, dtype, want):
     monkeypatch.setattr(jax, "default_backend", lambda: backend)
     assert _rnn_scan.auto(cell, dtype) == want
     assert _rnn_scan.choose(fn.RNN(cell), dtype) is _rnn_scan.SCANS[want]
+
+
+def test_auto_keeps_the_fused_scan_where_onednn_does_not_apply(monkeypatch):
+    cell = fn.LSTMCell(H)
+    assert _rnn_scan.auto(cell, jnp.float32, ragged=True) == "fused"  # oneDNN runs full lengths only
+    assert _rnn_scan.choose(fn.RNN(cell), jnp.float32, ragged=True) is _rnn_scan.fused_scan
+    monkeypatch.setattr(jax, "local_device_count", lambda: 2)  # the data-parallel step
+    assert _rnn_scan.auto(cell, jnp.float32) == "fused"
+
+
+def test_auto_without_the_extension_warns_once_what_to_install_and_runs_the_fused_scan(monkeypatch):
+    reason = "oneDNN is not installed (pip install 'fnnet[onednn]')"
+    monkeypatch.setattr(_rnn_scan._onednn, "unavailable_reason", lambda dtype: reason)
+    monkeypatch.setattr(_rnn_scan, "_WARNED", set())
+    rnn = fn.RNN(fn.GRUCell(H))
+    _, params = rnn.init(jax.random.key(0), (T, F))
+    x = jax.random.normal(jax.random.key(1), (B, T, F))
+    want = fn.RNN(fn.GRUCell(H), formulation="fused").apply(params, x)
+    message = re.escape(f"RNN formulation 'auto' runs the fused scan instead of oneDNN: {reason}")
+    with pytest.warns(RuntimeWarning, match=message) as record:
+        got = rnn.apply(params, x)
+        rnn.apply(params, x[:2])
+    assert len(record) == 1
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 def test_auto_on_a_gpu_runs_the_lstm_through_cudnn(monkeypatch):

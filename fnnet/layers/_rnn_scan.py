@@ -14,14 +14,18 @@ the same function, to rounding (``tests/test_recurrent_torch.py`` checks each ag
 * ``"onednn"``: the LSTM and GRU through oneDNN's RNN primitives on the CPU (``fnnet.layers._onednn``,
   the ``fnnet[onednn]`` extra and a C++ compiler), float32, full-length sequences.
 
-``RNN(formulation="auto")`` (the default) picks per backend with ``choose``: ``"fused"`` on CPU for the
-LSTM and GRU, ``"cudnn"`` on a GPU for a float32 LSTM, ``"scan"`` everywhere else (the fused path is
-tuned for XLA:CPU and has not been measured on a GPU; ``"onednn"`` is chosen by name only, see
-``fnnet.layers._onednn``).
+``RNN(formulation="auto")`` (the default) picks per backend with ``auto``: on the CPU ``"onednn"`` for
+the LSTM and GRU on float32 full-length sequences in a one-device process when the extension is built
+(else ``"fused"``, with one warning per process naming what to install when the extension is what was
+missing); ``"fused"`` for the other LSTM and GRU runs on CPU (ragged ``lengths``, other dtypes, several
+local devices: the data-parallel step is measured on the fused scan); ``"cudnn"`` on a GPU for a
+float32 LSTM; ``"scan"`` everywhere else (the fused path is tuned for XLA:CPU and has not been
+measured on a GPU).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -152,9 +156,34 @@ def check(layer: RNN) -> None:
     raise ValueError(f"{type(layer).__name__}: {message}; got {layer!r}")
 
 
-def auto(cell: _Cell, dtype: DTypeLike) -> str:
-    """The formulation ``"auto"`` stands for, for ``cell`` on sequences of ``dtype`` on this backend."""
+_WARNED: set[str] = set()  # the reasons oneDNN was passed over, each warned about once per process
+
+
+def _onednn_applies(cell: _Cell, dtype: DTypeLike, ragged: bool) -> bool:
+    """Whether ``"auto"`` runs ``cell`` through oneDNN here; warns once if only the extension is missing."""
+    if ragged or not _supports("onednn", cell) or jnp.dtype(dtype) not in _onednn.DTYPES:
+        return False
+    if jax.local_device_count() > 1:
+        return False
+    reason = _onednn.unavailable_reason(dtype)
+    if reason and reason not in _WARNED:
+        _WARNED.add(reason)
+        message = f"fnnet: RNN formulation 'auto' runs the fused scan instead of oneDNN: {reason}"
+        warnings.warn(message, RuntimeWarning, stacklevel=5)
+    return reason is None
+
+
+def auto(cell: _Cell, dtype: DTypeLike, ragged: bool = False) -> str:
+    """The formulation ``"auto"`` stands for, for ``cell`` on sequences of ``dtype`` on this backend.
+
+    Args:
+        cell: the layer's cell.
+        dtype: the dtype of the sequences.
+        ragged: whether the call passes ``lengths`` (oneDNN runs full-length sequences only).
+    """
     backend = jax.default_backend()
+    if backend == "cpu" and _onednn_applies(cell, dtype, ragged):
+        return "onednn"
     if backend == "cpu" and _supports("fused", cell):
         return "fused"
     if backend == "gpu" and _supports("cudnn", cell) and cudnn.unavailable_reason(dtype) is None:
@@ -162,9 +191,10 @@ def auto(cell: _Cell, dtype: DTypeLike) -> str:
     return "scan"
 
 
-def choose(layer: RNN, dtype: DTypeLike) -> Scan:
-    """The scan function ``layer`` runs on sequences of ``dtype``; ValueError if it cannot run here."""
-    formulation = auto(layer.cell, dtype) if layer.formulation == "auto" else layer.formulation
+def choose(layer: RNN, dtype: DTypeLike, ragged: bool = False) -> Scan:
+    """The scan function ``layer`` runs on sequences of ``dtype`` (with ``lengths`` if ``ragged``);
+    ValueError if the formulation named cannot run here."""
+    formulation = auto(layer.cell, dtype, ragged) if layer.formulation == "auto" else layer.formulation
     reasons = {"cudnn": cudnn.unavailable_reason, "onednn": _onednn.unavailable_reason}
     if formulation in reasons:
         reason = reasons[formulation](dtype)

@@ -63,8 +63,10 @@ class RNN(Layer):
         unroll: the ``lax.scan`` unroll factor (does not change results).
         formulation: how one direction of a layer runs over time, a performance choice that does not
             change the function (``fnnet.layers._rnn_scan``): ``"auto"`` (default) picks per backend,
-            ``"fused"`` on CPU for the LSTM and GRU, ``"cudnn"`` on a GPU for a float32 LSTM and
-            ``"scan"`` otherwise; ``"scan"`` is the reference, a ``lax.scan`` of the cell's step
+            ``"onednn"`` on CPU for a float32 LSTM or GRU on full-length sequences in a one-device
+            process when the extension is built, else ``"fused"`` for the LSTM and GRU on CPU,
+            ``"cudnn"`` on a GPU for a float32 LSTM and ``"scan"`` otherwise; ``"scan"`` is the
+            reference, a ``lax.scan`` of the cell's step
             ``cell(params, carry, x_t)`` differentiated by autodiff; ``"fused"`` (LSTM, GRU) has
             a hand-written backward pass (``fnnet.layers.fused``); ``"cudnn"`` (LSTM on an NVIDIA
             GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``);
@@ -193,7 +195,7 @@ class RNN(Layer):
         given = self._check_initial_state(initial_state, batch, B)
         if training and self.dropout_rate > 0 and self.num_layers > 1 and key is None:
             raise ValueError(f"{self!r}: dropout between layers needs a key when training")
-        scan = _rnn_scan.choose(self, xs.dtype)
+        scan = _rnn_scan.choose(self, xs.dtype, ragged=lengths is not None)
         finals = []
         for layer in range(self.num_layers):
             p = params[str(layer)]

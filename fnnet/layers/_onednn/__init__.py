@@ -8,11 +8,11 @@ first use into a per-user cache (``build``), loaded and registered once per proc
 and wrapped as ``jax.custom_vjp`` functions whose residual is oneDNN's workspace (``ops``).
 
 It needs the ``fnnet[onednn]`` extra and a C++ compiler; without them ``formulation="onednn"``
-raises a ValueError saying what to install. ``"auto"`` does not take it yet: with glibc's default
-allocator XLA page-faults its large workspace in every step, which makes it slower than the fused
-scan at T = 100 (``benchmarks/rnn_formulations.py``). One direction of one layer per call, float32,
-full-length sequences; the batch is split into equal chunks (``ops.chunks``) that run at once on
-XLA's intra-op threads.
+raises a ValueError saying what to install, and ``"auto"`` warns once and runs the fused scan. One
+direction of one layer per call, float32, full-length sequences; the batch is split into equal chunks
+(``ops.chunks``) that run at once on the extension's own threads, each single-threaded. The training
+workspace stays in the extension between the forward and the backward (a ticket is the residual), so
+XLA does not allocate and page-fault it afresh in every step.
 """
 
 from __future__ import annotations
