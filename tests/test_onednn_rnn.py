@@ -184,6 +184,7 @@ x = np.ones((2, 3, 2), np.float32)
 rnn = fn.RNN(fn.GRUCell(4), num_layers=2)
 _, params = rnn.init(jax.random.key(0), (3, 2))
 print("auto", rnn.apply(params, x).shape)  # the default keeps working without the extension
+rnn.apply(params, x[:1])  # and warns only once
 try:
     fn.RNN(fn.GRUCell(4), num_layers=2, formulation="onednn").apply(params, x)
 except ValueError as err:
@@ -198,6 +199,9 @@ def test_without_a_compiler_onednn_is_a_clear_error_and_nothing_else_changes(tmp
     assert "auto (2, 3, 4)" in done.stdout
     reason = "no C++ compiler 'no-such-c++' found (set CXX or install g++) to build it"
     assert f"error RNN: {reason}; got RNN(" in done.stdout
+    warned = [line for line in done.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(warned) == 1  # once per process, saying what to install
+    assert warned[0].endswith(f"RNN formulation 'auto' runs the fused scan instead of oneDNN: {reason}")
     assert not list(tmp_path.rglob("*.so"))
 
 
