@@ -119,14 +119,10 @@ class Workspaces {
   // The smallest free buffer that holds `bytes`, else the largest one grown, else a new one.
   std::unique_ptr<Buffer> reuse(size_t bytes) {
     auto size = [](const std::unique_ptr<Buffer>& b) { return b->bytes.size(); };
-    auto best = free_.end();
+    auto smaller = [&](const auto& a, const auto& b) { return size(a) < size(b); };
+    auto best = std::max_element(free_.begin(), free_.end(), smaller);
     for (auto it = free_.begin(); it != free_.end(); ++it) {
-      bool fits = size(*it) >= bytes + 64;
-      bool best_fits = best != free_.end() && size(*best) >= bytes + 64;
-      if (best == free_.end() || (fits && (!best_fits || size(*it) < size(*best))) ||
-          (!fits && !best_fits && size(*it) > size(*best))) {
-        best = it;
-      }
+      if (size(*it) >= bytes + 64 && size(*it) < size(*best)) best = it;
     }
     std::unique_ptr<Buffer> buf = std::make_unique<Buffer>();
     if (best != free_.end()) {
@@ -353,6 +349,21 @@ void for_each_chunk(int64_t S, F&& f) {
   if (!st->error.empty()) throw std::runtime_error(st->error);
 }
 
+// The arguments the forward and the backward share: chunk i's sources, the weights and its outputs.
+std::unordered_map<int, memory> shared_args(const Prims& p, int64_t i, ffi::AnyBuffer xs, ffi::AnyBuffer h0,
+                                            const memory& wl, const memory& wi, ffi::AnyBuffer b,
+                                            const void* ys, const void* hT) {
+  return {
+      {DNNL_ARG_SRC_LAYER, mem(p.x, xs.untyped_data(), i)},
+      {DNNL_ARG_SRC_ITER, mem(p.h, h0.untyped_data(), i)},
+      {DNNL_ARG_WEIGHTS_LAYER, wl},
+      {DNNL_ARG_WEIGHTS_ITER, wi},
+      {DNNL_ARG_BIAS, mem(p.b, b.untyped_data())},
+      {DNNL_ARG_DST_LAYER, mem(p.y, ys, i)},
+      {DNNL_ARG_DST_ITER, mem(p.h, hT, i)},
+  };
+}
+
 // Forward; `ws` is null for inference.
 void forward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
              ffi::AnyBuffer wl, ffi::AnyBuffer wi, ffi::AnyBuffer b, void* ys, void* hT, void* cT, void* ws) {
@@ -364,16 +375,8 @@ void forward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffe
   memory wi_m = as(pd.weights_desc(1), p->wi, wi.untyped_data(), wi_buf);
   auto ws_md = pd.workspace_desc();
   for_each_chunk(S, [&](int64_t i) {
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, mem(p->x, xs.untyped_data(), i)},
-        {DNNL_ARG_SRC_ITER, mem(p->h, h0.untyped_data(), i)},
-        {DNNL_ARG_WEIGHTS_LAYER, wl_m},
-        {DNNL_ARG_WEIGHTS_ITER, wi_m},
-        {DNNL_ARG_BIAS, mem(p->b, b.untyped_data())},
-        {DNNL_ARG_DST_LAYER, mem(p->y, ys, i)},
-        {DNNL_ARG_DST_ITER, mem(p->h, hT, i)},
-        {DNNL_ARG_SCRATCHPAD, scratchpad(pd)},
-    };
+    auto args = shared_args(*p, i, xs, h0, wl_m, wi_m, b, ys, hT);
+    args[DNNL_ARG_SCRATCHPAD] = scratchpad(pd);
     if (c0) {
       args[DNNL_ARG_SRC_ITER_C] = mem(p->c, c0->untyped_data(), i);
       args[DNNL_ARG_DST_ITER_C] = mem(p->c, cT, i);
@@ -411,14 +414,8 @@ void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuff
     memory dwi = zeroed(pd.diff_weights_desc(1), p->wi, g.dwi, dwi_buf);
     memory db = mem(p->b, g.db, i);
     std::memset(db.get_data_handle(), 0, p->b.get_size());
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, mem(p->x, xs.untyped_data(), i)},
-        {DNNL_ARG_SRC_ITER, mem(p->h, h0.untyped_data(), i)},
-        {DNNL_ARG_WEIGHTS_LAYER, wl_m},
-        {DNNL_ARG_WEIGHTS_ITER, wi_m},
-        {DNNL_ARG_BIAS, mem(p->b, b.untyped_data())},
-        {DNNL_ARG_DST_LAYER, mem(p->y, ys.untyped_data(), i)},
-        {DNNL_ARG_DST_ITER, mem(p->h, hT.untyped_data(), i)},
+    auto args = shared_args(*p, i, xs, h0, wl_m, wi_m, b, ys.untyped_data(), hT.untyped_data());
+    args.insert({
         {DNNL_ARG_WORKSPACE, mem(ws_md, ws, i)},
         {DNNL_ARG_DIFF_DST_LAYER, mem(p->y, dys.untyped_data(), i)},
         {DNNL_ARG_DIFF_DST_ITER, mem(p->h, dhT.untyped_data(), i)},
@@ -428,7 +425,7 @@ void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuff
         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
         {DNNL_ARG_DIFF_BIAS, db},
         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)},
-    };
+    });
     if (c0) {
       args[DNNL_ARG_SRC_ITER_C] = mem(p->c, c0->untyped_data(), i);
       args[DNNL_ARG_DST_ITER_C] = mem(p->c, cT->untyped_data(), i);
