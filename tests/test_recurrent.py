@@ -137,6 +137,21 @@ def test_scan_equals_a_python_loop_over_the_cell(cell_cls):
     np.testing.assert_allclose(np.asarray(state["h"][:, 0]), np.asarray(carry["h"]), atol=1e-6)
 
 
+@pytest.mark.parametrize("formulation", [*FORMULATIONS, "onednn"])
+@pytest.mark.parametrize("cell_cls", [fn.LSTMCell, fn.GRUCell])
+def test_inputs_narrower_than_the_kernels_are_promoted_as_a_dense_layer_promotes_them(cell_cls, formulation):
+    """bfloat16 or integer inputs to float32 parameters compute in float32, as ``x @ kernel`` would."""
+    rnn = fn.RNN(cell_cls(H), bidirectional=True, formulation=formulation)
+    _, params = rnn.init(jax.random.key(0), (T, F))
+    x = np.random.default_rng(0).integers(-3, 4, size=(B, T, F))
+    want = rnn.run(params, x.astype(np.float32))
+    for narrow in (x.astype(jnp.bfloat16), x.astype(np.int32)):  # both hold these integers exactly
+        got = rnn.run(params, narrow)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            assert a.dtype == jnp.float32
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.parametrize("unroll", [3])
 def test_unroll_does_not_change_results(unroll):
     x = jax.random.normal(jax.random.key(1), (B, 7, F))

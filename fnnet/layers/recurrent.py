@@ -63,15 +63,18 @@ class RNN(Layer):
         unroll: the ``lax.scan`` unroll factor (does not change results).
         formulation: how one direction of a layer runs over time, a performance choice that does not
             change the function (``fnnet.layers._rnn_scan``): ``"auto"`` (default) picks per backend,
-            ``"onednn"`` on CPU for a float32 LSTM or GRU on full-length sequences in a one-device
-            process when the extension is built, else ``"fused"`` for the LSTM and GRU on CPU,
+            ``"onednn"`` on CPU for a float32 (with AVX512-BF16 also bfloat16) LSTM or GRU on
+            full-length sequences in a one-device process when the extension is built, else
+            ``"fused"`` for the LSTM and GRU on CPU,
             ``"cudnn"`` on a GPU for a float32 LSTM and ``"scan"`` otherwise; ``"scan"`` is the
             reference, a ``lax.scan`` of the cell's step
             ``cell(params, carry, x_t)`` differentiated by autodiff; ``"fused"`` (LSTM, GRU) has
             a hand-written backward pass (``fnnet.layers.fused``); ``"cudnn"`` (LSTM on an NVIDIA
             GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``);
-            ``"onednn"`` (LSTM and GRU on the CPU, float32, full-length sequences, ``unroll``
-            ignored) calls oneDNN's (the ``fnnet[onednn]`` extra; built on first use).
+            ``"onednn"`` (LSTM and GRU on the CPU, float32 or bfloat16, full-length sequences,
+            ``unroll`` ignored) calls oneDNN's (the ``fnnet[onednn]`` extra; built on first use).
+            Inputs are promoted with the kernels' dtype, as a ``Dense`` layer's are: bfloat16
+            inputs to float32 parameters compute in float32.
 
     ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
@@ -187,7 +190,7 @@ class RNN(Layer):
         """Like ``apply`` but returns ``(outputs, final_state)`` (layouts in the class doc)."""
         self._check_params(params, x)
         batch = tuple(x.shape[:-2])
-        xs = self._time_major(params, x)  # [T, B, F]
+        xs = self._time_major(params, x)  # [T, B, F], promoted with the kernels' dtype
         T, B = xs.shape[:2]
         if lengths is not None:
             # Known values were refused outside 1..T; traced ones are clamped, as the class doc says.
@@ -270,8 +273,10 @@ class RNN(Layer):
         return ("T", params["0"][self.directions[0]]["input_kernel"].shape[0])
 
     def _time_major(self, params: Params, x: Array) -> Array:
-        """``x: [..., T, F]`` as ``[T, B, F]`` with the batch axes folded into ``B``."""
-        in_size = params["0"][self.directions[0]]["input_kernel"].shape[0]
+        """``x: [..., T, F]`` as ``[T, B, F]`` with the batch axes folded into ``B``, in the dtype ``x``
+        and the input kernel promote to."""
+        kernel = params["0"][self.directions[0]]["input_kernel"]
+        in_size = kernel.shape[0]
         if x.ndim < 2 or x.shape[-1] != in_size:
             raise ShapeError(
                 self,
@@ -279,6 +284,7 @@ class RNN(Layer):
                 f"got {format_shape(x.shape)}",
             )
         T = x.shape[-2]
+        x = x.astype(jnp.result_type(x, kernel))
         return jnp.swapaxes(x.reshape(math.prod(x.shape[:-2]), T, in_size), 0, 1)
 
     def _check_lengths(self, lengths: Array, batch: Shape, T: int) -> Array:
