@@ -1,10 +1,10 @@
 """The LSTM and GRU through oneDNN (``formulation="onednn"``, ``fnnet.layers._onednn``).
 
 Against PyTorch with copied weights (outputs, final states and every gradient, 1 and 2 layers, both
-directions) and against fnnet's own fused scan (batches split into chunks or not); under ``jit``,
-``grad``, ``vmap``, donation, the fused epoch and the data-parallel step; and the clear errors when
-the extension cannot be built. The test extra installs oneDNN, so the extension is built (once per cache)
-in this suite.
+directions; bfloat16 to its rounding) and against fnnet's own fused scan (batches split into chunks
+or not); under ``jit``, ``grad``, ``vmap``, donation, the fused epoch and the data-parallel step; and
+the clear errors when the extension cannot be built. The test extra installs oneDNN, so the extension
+is built (once per cache) in this suite.
 """
 
 import itertools
@@ -114,6 +114,54 @@ def test_a_pullback_whose_workspace_is_gone_recomputes_it(cell_cls):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-5)
 
 
+@pytest.mark.skipif(
+    _onednn.unavailable_reason(jnp.bfloat16) is not None, reason="needs a CPU with AVX512-BF16 (none here)"
+)
+@pytest.mark.parametrize("cell_cls", CELLS)
+def test_bfloat16_under_mixed_precision_matches_float32_pytorch_to_bfloat16_rounding(cell_cls):
+    """bfloat16 compute (float32 parameters, ``fnnet.precision.Mixed``): outputs, final states and every
+    gradient within bfloat16's rounding of PyTorch's float32 ones, and no further off than fnnet's own
+    bfloat16 fused scan is (oneDNN accumulates and keeps every gradient in float32)."""
+    torch.manual_seed(0)
+    B, T_, F_, H_ = 16, 20, 8, 32
+    module = TORCH[cell_cls](F_, H_, bidirectional=True, batch_first=True)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(B, T_, F_)).astype(np.float32)
+    names = cell_cls(H_).carry_names
+    state0 = {n: rng.normal(size=(B, 2, H_)).astype(np.float32) for n in names}
+    w_out = rng.normal(size=(B, T_, 2 * H_)).astype(np.float32)
+    w_state = {n: rng.normal(size=(B, 2, H_)).astype(np.float32) for n in names}
+    t_out, t_state, t_grads = _torch_run(module, x, state0, np.full(B, T_), w_out, w_state)
+
+    def errors(formulation):
+        rnn = fn.RNN(cell_cls(H_), bidirectional=True, formulation=formulation)
+        params = rnn_from_torch(module.state_dict(), rnn)
+
+        def loss(p, x, s0):
+            p, x, s0 = jax.tree.map(lambda a: a.astype(jnp.bfloat16), (p, x, s0))  # what Mixed does
+            y, state = rnn.run(p, x, initial_state=s0)
+            y, state = jax.tree.map(lambda a: a.astype(jnp.float32), (y, state))
+            return jnp.sum(y * w_out) + sum(jnp.sum(state[n] * w_state[n]) for n in state), (y, state)
+
+        grad_fn = jax.jit(jax.grad(loss, argnums=(0, 1, 2), has_aux=True))
+        (g_p, g_x, g_s), (y, state) = grad_fn(params, jnp.asarray(x), jax.tree.map(jnp.asarray, state0))
+        expected = _expected_param_grads(t_grads["params"], rnn)
+        pairs = {"outputs": (y, t_out), "d/dx": (g_x, t_grads["x"])}
+        for n in names:
+            pairs[f"final {n}"] = (state[n], t_state[n])
+            pairs[f"d/d{n}0"] = (g_s[n], t_grads["initial_state"][n])
+        for layer, direction in itertools.product(expected, rnn.directions):
+            for name, want in expected[layer][direction].items():
+                pairs[f"{layer}/{direction}/{name}"] = (g_p[layer][direction][name], want)
+        assert all(np.asarray(got).dtype == np.float32 for got, _ in pairs.values())
+        return {k: np.abs(np.asarray(a) - b).max() / np.abs(b).max() for k, (a, b) in pairs.items()}
+
+    onednn, fused = errors("onednn"), errors("fused")
+    for name, err in onednn.items():
+        assert err < 2e-2, f"{name}: {err:.3g} of its largest value off PyTorch's float32"
+        assert err <= 1.5 * fused[name] + 2e-3, f"{name}: oneDNN {err:.3g}, the fused scan {fused[name]:.3g}"
+
+
 def test_chunks_split_the_batch_evenly_over_the_cpus(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
     assert [ops.chunks(b) for b in (1, 8, 16, 24, 32, 33, 64, 100)] == [1, 1, 2, 3, 4, 3, 4, 4]
@@ -212,14 +260,19 @@ def test_without_onednn_the_error_says_what_to_install(monkeypatch):
         _onednn.build.find_onednn()
 
 
-def test_ragged_lengths_and_other_dtypes_name_the_layer_and_the_way_out():
+def test_ragged_lengths_and_other_dtypes_name_the_layer_and_the_way_out(monkeypatch):
     rnn = fn.RNN(fn.LSTMCell(4), formulation="onednn")
     _, params = rnn.init(jax.random.key(0), (3, 2))
     x = np.ones((2, 3, 2), np.float32)
     with pytest.raises(ValueError, match="formulation 'onednn' runs full-length sequences only; use 'fused'"):
         rnn.apply(params, x, lengths=np.array([3, 2]))
-    with pytest.raises(ValueError, match="RNN: formulation 'onednn' supports float32 sequences on this"):
-        rnn.apply(params, x.astype(jnp.bfloat16))
+    half = jax.tree.map(lambda a: a.astype(jnp.float16), params)
+    with pytest.raises(ValueError, match="RNN: formulation 'onednn' supports float32 and bfloat16 sequences"):
+        rnn.apply(half, x.astype(jnp.float16))
+    monkeypatch.setattr(_onednn.loader, "has_bf16", lambda: False)
+    bf16 = jax.tree.map(lambda a: a.astype(jnp.bfloat16), params)
+    with pytest.raises(ValueError, match="RNN: formulation 'onednn' runs bfloat16 only on a CPU with AVX512"):
+        rnn.apply(bf16, x.astype(jnp.bfloat16))
     with pytest.raises(ValueError, match="formulation 'onednn' is only available for LSTMCell and GRUCell"):
         fn.RNN(fn.SimpleRNNCell(4), formulation="onednn")
 

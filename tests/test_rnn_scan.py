@@ -1,6 +1,7 @@
 """The choice of formulation (``fnnet.layers._rnn_scan``) and the cells' projected step."""
 
 import re
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,8 @@ F, H, B, T = 3, 5, 4, 6
     [
         ("cpu", fn.LSTMCell(H), jnp.float32, "onednn"),  # the test extra installs oneDNN
         ("cpu", fn.GRUCell(H), jnp.float32, "onednn"),
-        ("cpu", fn.GRUCell(H), jnp.bfloat16, "fused"),
+        ("cpu", fn.GRUCell(H), jnp.bfloat16, "onednn"),  # on a CPU with AVX512-BF16 (as set below)
+        ("cpu", fn.LSTMCell(H), jnp.float16, "fused"),
         ("cpu", fn.SimpleRNNCell(H), jnp.float32, "scan"),
         ("gpu", fn.LSTMCell(H), jnp.float32, "cudnn"),
         ("gpu", fn.LSTMCell(H), jnp.bfloat16, "scan"),  # JAX's cuDNN LSTM is float32 only
@@ -30,6 +32,7 @@ F, H, B, T = 3, 5, 4, 6
 )
 def test_auto_picks_per_backend(monkeypatch, backend, cell, dtype, want):
     monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    monkeypatch.setattr(_rnn_scan._onednn.loader, "has_bf16", lambda: True)
     assert _rnn_scan.auto(cell, dtype) == want
     assert _rnn_scan.choose(fn.RNN(cell), dtype) is _rnn_scan.SCANS[want]
 
@@ -40,6 +43,15 @@ def test_auto_keeps_the_fused_scan_where_onednn_does_not_apply(monkeypatch):
     assert _rnn_scan.choose(fn.RNN(cell), jnp.float32, ragged=True) is _rnn_scan.fused_scan
     monkeypatch.setattr(jax, "local_device_count", lambda: 2)  # the data-parallel step
     assert _rnn_scan.auto(cell, jnp.float32) == "fused"
+
+
+def test_auto_runs_bfloat16_on_the_fused_scan_without_a_warning_where_the_cpu_lacks_avx512_bf16(monkeypatch):
+    monkeypatch.setattr(_rnn_scan._onednn.loader, "has_bf16", lambda: False)
+    monkeypatch.setattr(_rnn_scan, "_WARNED", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _rnn_scan.auto(fn.LSTMCell(H), jnp.bfloat16) == "fused"
+    assert _rnn_scan.auto(fn.LSTMCell(H), jnp.float32) == "onednn"
 
 
 def test_auto_without_the_extension_warns_once_what_to_install_and_runs_the_fused_scan(monkeypatch):

@@ -12,12 +12,14 @@ the same function, to rounding (``tests/test_recurrent_torch.py`` checks each ag
   suite's hand-written JAX peer, benchmarks/RESULTS.md).
 * ``"cudnn"``: the LSTM through cuDNN (``fnnet.layers.cudnn``), NVIDIA GPUs, float32 only.
 * ``"onednn"``: the LSTM and GRU through oneDNN's RNN primitives on the CPU (``fnnet.layers._onednn``,
-  the ``fnnet[onednn]`` extra and a C++ compiler), float32, full-length sequences.
+  the ``fnnet[onednn]`` extra and a C++ compiler), float32, and bfloat16 on a CPU with AVX512-BF16;
+  full-length sequences.
 
 ``RNN(formulation="auto")`` (the default) picks per backend with ``auto``: on the CPU ``"onednn"`` for
-the LSTM and GRU on float32 full-length sequences in a one-device process when the extension is built
-(else ``"fused"``, with one warning per process naming what to install when the extension is what was
-missing); ``"fused"`` for the other LSTM and GRU runs on CPU (ragged ``lengths``, other dtypes, several
+the LSTM and GRU on float32 (or, with AVX512-BF16, bfloat16) full-length sequences in a one-device
+process when the extension is built (else ``"fused"``, with one warning per process naming what to
+install when the extension is what was missing); ``"fused"`` for the other LSTM and GRU runs on CPU
+(ragged ``lengths``, other dtypes, several
 local devices: the data-parallel step is measured on the fused scan); ``"cudnn"`` on a GPU for a
 float32 LSTM; ``"scan"`` everywhere else (the fused path is tuned for XLA:CPU and has not been
 measured on a GPU).
@@ -160,13 +162,14 @@ _WARNED: set[str] = set()  # the reasons oneDNN was passed over, each warned abo
 
 
 def _onednn_applies(cell: _Cell, dtype: DTypeLike, ragged: bool) -> bool:
-    """Whether ``"auto"`` runs ``cell`` through oneDNN here; warns once if only the extension is missing."""
+    """Whether ``"auto"`` runs ``cell`` through oneDNN here; warns once if only the extension is missing
+    (not when the CPU lacks AVX512-BF16 for a bfloat16 run)."""
     if ragged or not _supports("onednn", cell) or jnp.dtype(dtype) not in _onednn.DTYPES:
         return False
     if jax.local_device_count() > 1:
         return False
     reason = _onednn.unavailable_reason(dtype)
-    if reason and reason not in _WARNED:
+    if reason and reason != _onednn.NO_BF16 and reason not in _WARNED:  # not for what the CPU lacks
         _WARNED.add(reason)
         message = f"fnnet: RNN formulation 'auto' runs the fused scan instead of oneDNN: {reason}"
         warnings.warn(message, RuntimeWarning, stacklevel=5)

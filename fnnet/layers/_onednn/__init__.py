@@ -9,10 +9,12 @@ and wrapped as ``jax.custom_vjp`` functions whose residual is oneDNN's workspace
 
 It needs the ``fnnet[onednn]`` extra and a C++ compiler; without them ``formulation="onednn"``
 raises a ValueError saying what to install, and ``"auto"`` warns once and runs the fused scan. One
-direction of one layer per call, float32, full-length sequences; the batch is split into equal chunks
-(``ops.chunks``) that run at once on the extension's own threads, each single-threaded. The training
-workspace stays in the extension between the forward and the backward (a ticket is the residual), so
-XLA does not allocate and page-fault it afresh in every step.
+direction of one layer per call, float32 (and bfloat16 on a CPU with AVX512-BF16: oneDNN's bfloat16
+kernels keep the bias, the LSTM's c state and every gradient in float32), full-length sequences; the
+batch is split into equal chunks (``ops.chunks``) that run at once on the extension's own threads,
+each single-threaded, and the backward sums their weight gradients. The training workspace stays in
+the extension between the forward and the backward (a ticket is the residual), so XLA does not
+allocate and page-fault it afresh in every step.
 """
 
 from __future__ import annotations
@@ -25,10 +27,20 @@ from fnnet.layers._onednn import build, loader
 from fnnet.layers._onednn.build import Unavailable
 from fnnet.layers._onednn.ops import gru_layer, lstm_layer
 
-__all__ = ["Unavailable", "build", "gru_layer", "loader", "lstm_layer", "unavailable_reason"]
+__all__ = [
+    "DTYPES",
+    "NO_BF16",
+    "Unavailable",
+    "build",
+    "gru_layer",
+    "loader",
+    "lstm_layer",
+    "unavailable_reason",
+]
 
 
-DTYPES = (jnp.dtype(jnp.float32),)
+DTYPES = (jnp.dtype(jnp.float32), jnp.dtype(jnp.bfloat16))  # bfloat16 where the CPU has AVX512-BF16
+NO_BF16 = "formulation 'onednn' runs bfloat16 only on a CPU with AVX512-BF16 instructions, not this one"
 
 
 def unavailable_reason(dtype: DTypeLike) -> str | None:
@@ -37,12 +49,16 @@ def unavailable_reason(dtype: DTypeLike) -> str | None:
     Builds the extension on the first call in a process (a few seconds once per user, then cached).
 
     Args:
-        dtype: the dtype of the sequences (``DTYPES``: float32).
+        dtype: the dtype of the sequences (``DTYPES``: float32; bfloat16 on a CPU with AVX512-BF16).
     """
     backend = jax.default_backend()
     if backend != "cpu":
         return f"formulation 'onednn' runs on the CPU only; the default backend here is {backend!r}"
-    if jnp.dtype(dtype) not in DTYPES:
+    dtype = jnp.dtype(dtype)
+    if dtype not in DTYPES:
         names = " and ".join(str(d) for d in DTYPES)
-        return f"formulation 'onednn' supports {names} sequences on this CPU, got {jnp.dtype(dtype)}"
-    return loader.unavailable_reason()
+        return f"formulation 'onednn' supports {names} sequences, got {dtype}"
+    reason = loader.unavailable_reason()
+    if reason is None and dtype == jnp.bfloat16 and not loader.has_bf16():
+        return NO_BF16
+    return reason

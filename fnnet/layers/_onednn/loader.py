@@ -35,6 +35,7 @@ def load() -> ctypes.CDLL:
     lib.fnnet_onednn_workspace_bytes.argtypes = [ctypes.c_int] + [ctypes.c_int64] * 4 + [ctypes.c_int] * 3
     lib.fnnet_onednn_error.restype = ctypes.c_char_p
     lib.fnnet_onednn_version.restype = ctypes.c_char_p
+    lib.fnnet_onednn_has_bf16.restype = ctypes.c_int
     for name in TARGETS:
         symbol = f"fnnet_{name}"
         jax.ffi.register_ffi_target(symbol, jax.ffi.pycapsule(getattr(lib, symbol)), platform="cpu")
@@ -56,3 +57,8 @@ def unavailable_reason() -> str | None:
 def version() -> str:
     """The loaded oneDNN's version, e.g. ``"3.2.0 (<git hash>, cpu runtime 2)"``."""
     return load().fnnet_onednn_version().decode()
+
+
+def has_bf16() -> bool:
+    """Whether this CPU has the AVX512-BF16 instructions oneDNN's bfloat16 RNN kernels need."""
+    return bool(load().fnnet_onednn_has_bf16())

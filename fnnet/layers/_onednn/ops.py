@@ -69,13 +69,19 @@ def _forward(cell: int, train: bool, xs: jax.Array, *rest: jax.Array) -> tuple[j
 
 
 def _backward(name: str, res: tuple[jax.Array, ...], cotangents: tuple[jax.Array, ...]) -> tuple:
-    """The backward call; its weight gradients come one per chunk and are summed here."""
-    S = res[0].shape[0]
-    n_in = len(cotangents) + 3  # xs, the states, then wl, wi, b
-    inputs, weights = res[: n_in - 3], res[n_in - 3 : n_in]
-    outs = (*(_sds(a.shape, a.dtype) for a in inputs), *(_sds((S, *w.shape), w.dtype) for w in weights))
-    grads = _call(name, outs, *res, *cotangents)
-    return (*grads[: len(inputs)], *(g.sum(0) for g in grads[len(inputs) :]))
+    """The backward call (the weight gradients summed over the chunks inside it).
+
+    oneDNN takes and gives every gradient in float32 (its rule for a bfloat16 RNN); they are cast back
+    to the dtypes of the primal inputs.
+    """
+    primals = res[: len(cotangents) + 3]  # xs, the states, then wl, wi, b
+    grads = _call(
+        name,
+        tuple(_sds(a.shape, jnp.float32) for a in primals),
+        *res,
+        *(c.astype(jnp.float32) for c in cotangents),
+    )
+    return tuple(g.astype(a.dtype) for g, a in zip(grads, primals, strict=True))
 
 
 @jax.custom_vjp
@@ -86,7 +92,8 @@ def lstm(
 
     Args:
         xs: ``[S, T, n, F]``, the batch in ``S`` time-major chunks; h0, c0: ``[S, n, H]``;
-            wl: ``[F, 4, H]``; wi: ``[H, 4, H]``; b: ``[4, H]`` (gates i, f, g, o).
+            wl: ``[F, 4, H]``; wi: ``[H, 4, H]``; b: ``[4, H]`` (gates i, f, g, o). ``xs``, ``h0``,
+            ``wl`` and ``wi`` float32 or bfloat16 alike; ``c0`` and ``b`` float32.
     """
     return _forward(_LSTM, False, xs, h0, c0, wl, wi, b)
 
@@ -109,7 +116,8 @@ def gru(xs: jax.Array, h0: jax.Array, wl: jax.Array, wi: jax.Array, b: jax.Array
 
     Args:
         xs: ``[S, T, n, F]``; h0: ``[S, n, H]``; wl: ``[F, 3, H]``; wi: ``[H, 3, H]`` (gates u, r, n);
-            b: ``[4, H]`` (``b_u, b_r, b_n`` of the input side, then the recurrent ``b_n``).
+            b: ``[4, H]`` (``b_u, b_r, b_n`` of the input side, then the recurrent ``b_n``). All float32
+            or bfloat16 alike but ``b``, float32.
     """
     return _forward(_GRU, False, xs, h0, wl, wi, b)
 
@@ -147,10 +155,10 @@ def lstm_layer(params: dict, carry: dict, xs: jax.Array) -> tuple[jax.Array, dic
     """
     F, GH = params["input_kernel"].shape
     H = GH // 4
-    wl = params["input_kernel"].reshape(F, 4, H)  # [F, 4, H]
-    wi = params["recurrent_kernel"].reshape(H, 4, H)
+    wl = params["input_kernel"].reshape(F, 4, H).astype(xs.dtype)  # [F, 4, H]
+    wi = params["recurrent_kernel"].reshape(H, 4, H).astype(xs.dtype)
     b = params["bias"].reshape(4, H).astype(jnp.float32)  # oneDNN keeps bias and c in float32
-    chunked, states = _split(xs, [carry["h"], carry["c"].astype(jnp.float32)])
+    chunked, states = _split(xs, [carry["h"].astype(xs.dtype), carry["c"].astype(jnp.float32)])
     out = lstm(chunked, *states, wl, wi, b)
     ys, (h, c) = _join(out[0], out[1:])
     return ys, {"h": h, "c": c.astype(carry["c"].dtype)}
@@ -164,11 +172,12 @@ def gru_layer(params: dict, carry: dict, xs: jax.Array) -> tuple[jax.Array, dict
     """
     F, GH = params["input_kernel"].shape
     H = GH // 3
-    wl = params["input_kernel"].reshape(F, 3, H)[:, _GRU_GATES]  # [F, 3, H]
-    wi = params["recurrent_kernel"].reshape(H, 3, H)[:, _GRU_GATES]
-    b, bh = params["bias"].reshape(3, H), params["recurrent_bias"].reshape(3, H)
-    bias = jnp.stack([b[1] + bh[1], b[0] + bh[0], b[2], bh[2]]).astype(jnp.float32)  # [4, H]
-    chunked, states = _split(xs, [carry["h"]])
+    wl = params["input_kernel"].reshape(F, 3, H)[:, _GRU_GATES].astype(xs.dtype)  # [F, 3, H]
+    wi = params["recurrent_kernel"].reshape(H, 3, H)[:, _GRU_GATES].astype(xs.dtype)
+    b = params["bias"].reshape(3, H).astype(jnp.float32)  # oneDNN keeps the bias in float32
+    bh = params["recurrent_bias"].reshape(3, H).astype(jnp.float32)
+    bias = jnp.stack([b[1] + bh[1], b[0] + bh[0], b[2], bh[2]])  # [4, H]
+    chunked, states = _split(xs, [carry["h"].astype(xs.dtype)])
     out = gru(chunked, *states, wl, wi, bias)
     ys, (h,) = _join(out[0], out[1:])
     return ys, {"h": h}

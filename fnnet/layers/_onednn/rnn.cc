@@ -6,8 +6,11 @@
 // OpenMP threads, one parallel region per time step, ran 2-3x slower inside an XLA process than alone
 // on this 2-core machine; independent chunks need no barrier per step.) Layouts, row-major:
 //   xs [S, T, n, F] (tnc per chunk)   h0/c0/hT/cT [S, n, H]   ys [S, T, n, H]   ticket [] uint32
-//   w_layer [F, G, H], w_iter [H, G, H] (ldigo), bias [Gb, H] (ldgo); weight gradients [S, ...]
-//   (one per chunk, summed by the caller: oneDNN accumulates them).
+//   w_layer [F, G, H], w_iter [H, G, H] (ldigo), bias [Gb, H] (ldgo), and their gradients alike
+//   (chunk 0's straight into the outputs, the others' into buffers added to them after the chunks:
+//   oneDNN accumulates into a weight gradient, so the chunks cannot share one).
+// Data and weights are float32 or bfloat16 (the bias and the LSTM's c state float32); every gradient,
+// taken or given, is float32, as oneDNN's bfloat16 backward requires.
 // Gate order is oneDNN's: LSTM i, f, g, o; GRU u (PyTorch's z), r, n, then the GRU's extra bias
 // (the one inside the reset product); fnnet/layers/_onednn/ops.py maps fnnet's parameters to these.
 // oneDNN may want the weights in its own blocked format: they are reordered once per call, shared
@@ -162,6 +165,7 @@ using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, int>;
 
 struct Prims {
   memory::desc x, h, c, wl, wi, b, y;  // the user's plain layouts, one chunk
+  memory::desc dx, dh, dwl, dwi, dy;   // their gradients', always float32 (oneDNN's bfloat16 rule)
   dnnl::primitive_desc fwd_pd, infer_pd, bwd_pd;
   dnnl::primitive fwd, infer, bwd;
 };
@@ -180,6 +184,15 @@ std::shared_ptr<Prims> build(const Key& key) {
   p->b = memory::desc({1, 1, Gb, H}, dtb, tag::ldgo);
   auto wl_any = memory::desc({1, 1, F, G, H}, dt, tag::any);
   auto wi_any = memory::desc({1, 1, H, G, H}, dt, tag::any);
+  // The backward of a bfloat16 RNN takes and gives every gradient in float32.
+  const auto f32 = memory::data_type::f32;
+  p->dx = memory::desc({T, N, F}, f32, tag::tnc);
+  p->dy = memory::desc({T, N, H}, f32, tag::tnc);
+  p->dh = memory::desc({1, 1, N, H}, f32, tag::ldnc);
+  p->dwl = memory::desc({1, 1, F, G, H}, f32, tag::ldigo);
+  p->dwi = memory::desc({1, 1, H, G, H}, f32, tag::ldigo);
+  auto dwl_any = memory::desc({1, 1, F, G, H}, f32, tag::any);
+  auto dwi_any = memory::desc({1, 1, H, G, H}, f32, tag::any);
   auto dir = dnnl::rnn_direction::unidirectional_left2right;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one per thread: execution is thread-safe
@@ -192,8 +205,8 @@ std::shared_ptr<Prims> build(const Key& key) {
     };
     auto fpd = make(pk::forward_training);
     auto bpd = dnnl::lstm_backward::primitive_desc(
-        e, pk::backward, dir, p->x, p->h, p->c, wl_any, wi_any, p->b, p->y, p->h, p->c, p->x, p->h, p->c,
-        wl_any, wi_any, p->b, p->y, p->h, p->c, fpd, attr);
+        e, pk::backward, dir, p->x, p->h, p->c, wl_any, wi_any, p->b, p->y, p->h, p->c, p->dx, p->dh, p->c,
+        dwl_any, dwi_any, p->b, p->dy, p->dh, p->c, fpd, attr);
     auto ipd = make(pk::forward_inference);
     p->fwd_pd = fpd, p->infer_pd = ipd, p->bwd_pd = bpd;
     p->fwd = dnnl::lstm_forward(fpd), p->infer = dnnl::lstm_forward(ipd), p->bwd = dnnl::lstm_backward(bpd);
@@ -204,8 +217,8 @@ std::shared_ptr<Prims> build(const Key& key) {
     };
     auto fpd = make(pk::forward_training);
     auto bpd = dnnl::lbr_gru_backward::primitive_desc(e, pk::backward, dir, p->x, p->h, wl_any, wi_any, p->b,
-                                                      p->y, p->h, p->x, p->h, wl_any, wi_any, p->b, p->y, p->h,
-                                                      fpd, attr);
+                                                      p->y, p->h, p->dx, p->dh, dwl_any, dwi_any, p->b, p->dy,
+                                                      p->dh, fpd, attr);
     auto ipd = make(pk::forward_inference);
     p->fwd_pd = fpd, p->infer_pd = ipd, p->bwd_pd = bpd;
     p->fwd = dnnl::lbr_gru_forward(fpd), p->infer = dnnl::lbr_gru_forward(ipd);
@@ -391,6 +404,13 @@ struct Grads {
   void *dxs, *dh0, *dc0, *dwl, *dwi, *db;
 };
 
+// out[j] += part[j] for `bytes` of float32.
+void add_to(void* out, const void* part, size_t bytes) {
+  auto* o = static_cast<float*>(out);
+  const auto* q = static_cast<const float*>(part);
+  for (size_t j = 0, n = bytes / sizeof(float); j < n; ++j) o[j] += q[j];
+}
+
 void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuffer* c0,
               ffi::AnyBuffer wl, ffi::AnyBuffer wi, ffi::AnyBuffer b, ffi::AnyBuffer ys, ffi::AnyBuffer hT,
               const ffi::AnyBuffer* cT, const void* ws, ffi::AnyBuffer dys, ffi::AnyBuffer dhT,
@@ -402,25 +422,33 @@ void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuff
   memory wl_m = as(pd.weights_desc(0), p->wl, wl.untyped_data(), wl_buf);
   memory wi_m = as(pd.weights_desc(1), p->wi, wi.untyped_data(), wi_buf);
   auto ws_md = pd.workspace_desc();
+  // Where chunk i's weight gradients go, in the user's layouts: the outputs for chunk 0, else its own
+  // buffers (kept by the calling thread, which adds them to the outputs after the chunks).
+  const memory::desc* user[3] = {&p->dwl, &p->dwi, &p->b};
+  void* outs[3] = {g.dwl, g.dwi, g.db};
+  thread_local std::vector<Buffer> callers_parts;  // the helpers reach it through `parts`
+  std::vector<Buffer>& parts = callers_parts;
+  if (parts.size() < size_t(3 * S)) parts.resize(3 * S);
+  auto dest = [&](int64_t i, int k) { return i == 0 ? outs[k] : parts[3 * i + k].get(user[k]->get_size()); };
   for_each_chunk(S, [&](int64_t i) {
     thread_local Buffer dwl_buf, dwi_buf;
-    // The gradients oneDNN accumulates into, zeroed: the chunk's outputs when the layouts agree.
-    auto zeroed = [i](const memory::desc& want, const memory::desc& user, void* out, Buffer& buf) {
-      void* data = want == user ? static_cast<char*>(out) + i * user.get_size() : buf.get(want.get_size());
+    // The gradients oneDNN accumulates into, zeroed: the chunk's destination when the layouts agree.
+    auto zeroed = [](const memory::desc& want, const memory::desc& user, void* out, Buffer& buf) {
+      void* data = want == user ? out : buf.get(want.get_size());
       std::memset(data, 0, want.get_size());
       return memory(want, engine(), data);
     };
-    memory dwl = zeroed(pd.diff_weights_desc(0), p->wl, g.dwl, dwl_buf);
-    memory dwi = zeroed(pd.diff_weights_desc(1), p->wi, g.dwi, dwi_buf);
-    memory db = mem(p->b, g.db, i);
+    memory dwl = zeroed(pd.diff_weights_desc(0), p->dwl, dest(i, 0), dwl_buf);
+    memory dwi = zeroed(pd.diff_weights_desc(1), p->dwi, dest(i, 1), dwi_buf);
+    memory db = mem(p->b, dest(i, 2));
     std::memset(db.get_data_handle(), 0, p->b.get_size());
     auto args = shared_args(*p, i, xs, h0, wl_m, wi_m, b, ys.untyped_data(), hT.untyped_data());
     args.insert({
         {DNNL_ARG_WORKSPACE, mem(ws_md, ws, i)},
-        {DNNL_ARG_DIFF_DST_LAYER, mem(p->y, dys.untyped_data(), i)},
-        {DNNL_ARG_DIFF_DST_ITER, mem(p->h, dhT.untyped_data(), i)},
-        {DNNL_ARG_DIFF_SRC_LAYER, mem(p->x, g.dxs, i)},
-        {DNNL_ARG_DIFF_SRC_ITER, mem(p->h, g.dh0, i)},
+        {DNNL_ARG_DIFF_DST_LAYER, mem(p->dy, dys.untyped_data(), i)},
+        {DNNL_ARG_DIFF_DST_ITER, mem(p->dh, dhT.untyped_data(), i)},
+        {DNNL_ARG_DIFF_SRC_LAYER, mem(p->dx, g.dxs, i)},
+        {DNNL_ARG_DIFF_SRC_ITER, mem(p->dh, g.dh0, i)},
         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},
         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
         {DNNL_ARG_DIFF_BIAS, db},
@@ -433,13 +461,16 @@ void backward(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, const ffi::AnyBuff
       args[DNNL_ARG_DIFF_SRC_ITER_C] = mem(p->c, g.dc0, i);
     }
     p->bwd.execute(stream(), args);
-    for (auto [got, user, out] : {std::tuple{dwl, p->wl, g.dwl}, std::tuple{dwi, p->wi, g.dwi}}) {
-      if (got.get_desc() == user) continue;
-      memory dst = mem(user, out, i);
+    for (auto [got, k] : {std::pair{dwl, 0}, std::pair{dwi, 1}}) {
+      if (got.get_desc() == *user[k]) continue;
+      memory dst = mem(*user[k], dest(i, k));
       dnnl::reorder(got, dst).execute(stream(), got, dst);
     }
     stream().wait();
   });
+  for (int64_t i = 1; i < S; ++i) {
+    for (int k = 0; k < 3; ++k) add_to(outs[k], parts[3 * i + k].get(0), user[k]->get_size());
+  }
 }
 
 // All S chunks' training workspace, in bytes.
@@ -562,6 +593,13 @@ extern "C" int64_t fnnet_onednn_workspace_bytes(int cell, int64_t T, int64_t n, 
     last_error = e.what();
     return -1;
   }
+}
+
+// Whether this CPU has the AVX512-BF16 instructions oneDNN's bfloat16 RNN kernels are built on.
+extern "C" int fnnet_onednn_has_bf16() {
+  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;
 }
 
 extern "C" const char* fnnet_onednn_error() { return last_error.c_str(); }
