@@ -1,9 +1,12 @@
 """The recurrent train step by formulation (scan, fused, oneDNN) against PyTorch's, and the oneDNN build.
 
-    python -m benchmarks.rnn_formulations [--seq-lens 25,100,256] [--rounds 3] [--retain-memory]
+    python -m benchmarks.rnn_formulations [--seq-lens 25,100,256] [--rounds 3] [--dtype mixed_bfloat16]
+                                          [--retain-memory]
 
 The suite's classifiers (``benchmarks.peers``: batch 32, 32 features, hidden 128, Dense(10), Adam,
 float32): fnnet's with each ``RNN`` formulation forced, and PyTorch's (oneDNN's RNN primitive inside).
+``--dtype mixed_bfloat16`` keeps float32 parameters and inputs and computes in bfloat16: fnnet's model
+wrapped in ``fnnet.precision.Mixed``, PyTorch's forward under ``torch.autocast`` (``benchmarks.peers``).
 Each framework/formulation runs in its own process (2 threads, the same CPU affinity), the processes
 alternating round by round; a process times 5 blocks of 10 steps after 5 untimed ones and keeps the
 median, and the table holds the median over rounds (ms per step). Before the rounds, one process
@@ -28,7 +31,7 @@ WORKERS = ("torch", "fused", "onednn", "scan")
 OPTIONS = {"warmup": 5, "number": 10, "repeats": 5}
 
 
-def _fnnet_step(model: str, formulation: str, seq_len: int):
+def _fnnet_step(model: str, formulation: str, seq_len: int, dtype: str):
     """A blocking thunk running one fnnet train step with ``formulation`` forced."""
     import jax
     import jax.numpy as jnp
@@ -40,7 +43,9 @@ def _fnnet_step(model: str, formulation: str, seq_len: int):
     cell = fnnet.LSTMCell(HIDDEN) if model == "lstm" else fnnet.GRUCell(HIDDEN)
     rnn = fnnet.RNN(cell, return_sequences=False, formulation=formulation)
     net = fnnet.Sequential(rnn, fnnet.Dense(CLASSES))
-    spec = Spec(model, "float32", 32, seq_len)
+    if dtype != "float32":
+        net = fnnet.precision.Mixed(net, dtype)
+    spec = Spec(model, dtype, 32, seq_len)
     optimizer = optax.adam(LEARNING_RATE)
     state = fnnet.init_train_state(net, optimizer, jax.random.key(0), spec.in_shape)
     x, y = make_data(spec)
@@ -55,18 +60,18 @@ def _fnnet_step(model: str, formulation: str, seq_len: int):
     return call
 
 
-def _torch_step(model: str, seq_len: int):
+def _torch_step(model: str, seq_len: int, dtype: str):
     import torch
 
     from benchmarks.peers import build
     from benchmarks.peers.common import Spec
 
     torch.set_num_threads(2)
-    built = build("torch", Spec(model, "float32", 32, seq_len))
+    built = build("torch", Spec(model, dtype, 32, seq_len))
     return lambda: built.sync(built.call())
 
 
-def worker(name: str, models: list[str], seq_lens: list[int], retain: bool) -> dict:
+def worker(name: str, models: list[str], seq_lens: list[int], retain: bool, dtype: str = "float32") -> dict:
     """``{"lstm/t100": ms per step, ...}`` for one worker (a formulation, or ``torch``)."""
     from fnnet import bench
 
@@ -75,7 +80,7 @@ def worker(name: str, models: list[str], seq_lens: list[int], retain: bool) -> d
     out = {}
     for model in models:
         for t in seq_lens:
-            call = _torch_step(model, t) if name == "torch" else _fnnet_step(model, name, t)
+            call = _torch_step(model, t, dtype) if name == "torch" else _fnnet_step(model, name, t, dtype)
             for _ in range(OPTIONS["warmup"]):
                 call()
             blocks = []
@@ -107,12 +112,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seq-lens", default="25,100,256")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default=",".join(WORKERS))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "mixed_bfloat16"))
     parser.add_argument("--retain-memory", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     models, seq_lens = args.models.split(","), [int(t) for t in args.seq_lens.split(",")]
     if args.worker:
-        print(json.dumps(worker(args.worker, models, seq_lens, args.retain_memory)))
+        print(json.dumps(worker(args.worker, models, seq_lens, args.retain_memory, args.dtype)))
         return {}
     build_s = first_build_seconds()
     print(f"oneDNN extension, first use (compile into an empty cache): {build_s:.1f} s", flush=True)
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             cmd = [sys.executable, "-m", "benchmarks.rnn_formulations", "--worker", name]
-            cmd += ["--models", args.models, "--seq-lens", args.seq_lens]
+            cmd += ["--models", args.models, "--seq-lens", args.seq_lens, "--dtype", args.dtype]
             cmd += ["--retain-memory"] if args.retain_memory else []
             done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
             if done.returncode != 0:
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     ms = {n: {k: statistics.median(run[k] for run in runs[n]) for k in runs[n][0]} for n in names}
     keys = list(ms[names[0]])
     retained = ", freed memory retained" if args.retain_memory else ""
-    print(f"\nms per train step (median over rounds){retained}")
+    print(f"\nms per train step, {args.dtype} (median over rounds){retained}")
     print(f"{'step':<10}" + "".join(f"{n:>10}" for n in names) + "   onednn/torch")
     for k in keys:
         ratio = ms["onednn"][k] / ms["torch"][k] if {"onednn", "torch"} <= set(names) else float("nan")
