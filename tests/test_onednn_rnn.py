@@ -273,6 +273,10 @@ def test_ragged_lengths_and_other_dtypes_name_the_layer_and_the_way_out(monkeypa
     bf16 = jax.tree.map(lambda a: a.astype(jnp.bfloat16), params)
     with pytest.raises(ValueError, match="RNN: formulation 'onednn' runs bfloat16 only on a CPU with AVX512"):
         rnn.apply(bf16, x.astype(jnp.bfloat16))
+    xs, h0 = jnp.ones((1, 3, 2, 2)), jnp.ones((1, 2, 4))  # ops.lstm directly, with a bfloat16 bias
+    weights = (jnp.ones((2, 4, 4)), jnp.ones((4, 4, 4)), jnp.ones((4, 4), jnp.bfloat16))
+    with pytest.raises(Exception, match="oneDNN RNN: the bias and the LSTM's c state must be float32"):
+        jax.block_until_ready(ops.lstm(xs, h0, h0, *weights))
     with pytest.raises(ValueError, match="formulation 'onednn' is only available for LSTMCell and GRUCell"):
         fn.RNN(fn.SimpleRNNCell(4), formulation="onednn")
 

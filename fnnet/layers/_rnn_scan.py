@@ -19,10 +19,9 @@ the same function, to rounding (``tests/test_recurrent_torch.py`` checks each ag
 the LSTM and GRU on float32 (or, with AVX512-BF16, bfloat16) full-length sequences in a one-device
 process when the extension is built (else ``"fused"``, with one warning per process naming what to
 install when the extension is what was missing); ``"fused"`` for the other LSTM and GRU runs on CPU
-(ragged ``lengths``, other dtypes, several
-local devices: the data-parallel step is measured on the fused scan); ``"cudnn"`` on a GPU for a
-float32 LSTM; ``"scan"`` everywhere else (the fused path is tuned for XLA:CPU and has not been
-measured on a GPU).
+(ragged ``lengths``, other dtypes, several local devices: the data-parallel step is measured on the
+fused scan); ``"cudnn"`` on a GPU for a float32 LSTM; ``"scan"`` everywhere else (the fused path is
+tuned for XLA:CPU and has not been measured on a GPU).
 """
 
 from __future__ import annotations

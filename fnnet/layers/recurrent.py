@@ -73,10 +73,10 @@ class RNN(Layer):
             GPU, float32, ``unroll`` ignored) calls cuDNN's kernels (``fnnet.layers.cudnn``);
             ``"onednn"`` (LSTM and GRU on the CPU, float32 or bfloat16, full-length sequences,
             ``unroll`` ignored) calls oneDNN's (the ``fnnet[onednn]`` extra; built on first use).
-            Inputs are promoted with the kernels' dtype, as a ``Dense`` layer's are: bfloat16
-            inputs to float32 parameters compute in float32.
 
-    ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``:
+    ``apply(params, x, *, lengths=None, initial_state=None, key=None, training=False)``: ``x`` is
+    promoted with the kernels' dtype, as a ``Dense`` layer's input is (bfloat16 or integer inputs to
+    float32 parameters compute in float32).
     ``lengths [...]`` gives each sequence's valid length in ``1..T``: the state stops changing after
     it, outputs past it are zero and the final state is the one at the last valid step. Lengths
     whose values are known (not traced) outside ``1..T`` raise a ShapeError; under ``jit`` they cannot

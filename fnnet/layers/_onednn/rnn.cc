@@ -256,6 +256,9 @@ std::pair<int64_t, Key> key_of(int cell, ffi::AnyBuffer xs, ffi::AnyBuffer h0, c
   if (d.size() != 4 || h0.dimensions().size() != 3) throw std::runtime_error("oneDNN RNN: xs must be [S, T, n, F]");
   auto dt = dnnl_type(xs.element_type());
   auto dtc = c0 ? dnnl_type(c0->element_type()) : dt;
+  if ((c0 && dtc != memory::data_type::f32) || bias.element_type() != ffi::DataType::F32) {
+    throw std::runtime_error("oneDNN RNN: the bias and the LSTM's c state must be float32");
+  }
   Key key{cell, d[1], d[2], d[3], h0.dimensions()[2], int(dt), int(dtc), int(dnnl_type(bias.element_type()))};
   return {d[0], key};
 }
